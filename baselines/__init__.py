@@ -1,0 +1,1 @@
+"""Baseline reimplementations; importing this package registers them."""

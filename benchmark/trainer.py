@@ -1,0 +1,184 @@
+"""The one training loop shared by every neural model (SPEC §3–4).
+
+Sampling: `WeightedRandomSampler` on bag labels (each class drawn equally often) or a seeded
+shuffle; every RNG seeded from the run seed; device `auto` with mixed precision on CUDA; early
+stopping on a validation score (validation F1 for bag-supervised models); a NaN/inf loss stops
+with an error naming model, seed and epoch.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import WeightedRandomSampler
+from tqdm.auto import tqdm
+
+from benchmark.data.bagset import BagSet
+from benchmark.model_api import ModelContext
+
+log = logging.getLogger(__name__)
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass
+class TrainSettings:
+    """Optimisation settings every trained model config inherits (defaults: SPEC §3).
+
+    epochs: maximum passes; patience: epochs without validation improvement before stopping;
+    steps_per_epoch: batches per epoch (None = ceil(len(train) / batch_size)).
+    """
+
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-2
+    patience: int = 5
+    grad_clip: float = 1.0
+    steps_per_epoch: int | None = None
+
+
+@dataclass(frozen=True)
+class BagBatch:
+    """A mini-batch on the model's device.
+
+    ids: (n, W) int64 template ids, 0 at padding; mask: (n, W) bool, True = real instance;
+    labels: (n,) float32 bag labels; index: (n,) int64 bag positions in the BagSet.
+    """
+
+    ids: torch.Tensor
+    mask: torch.Tensor
+    labels: torch.Tensor
+    index: np.ndarray
+
+
+def make_batch(
+    bags: BagSet, index: np.ndarray, device: torch.device, drop: np.ndarray | None = None
+) -> BagBatch:
+    """Gather bags `index` (optionally deleting instance `drop[i]`) into a BagBatch."""
+    ids, mask = bags.padded(index, drop=drop)
+    return BagBatch(
+        ids=torch.from_numpy(ids).to(device),
+        mask=torch.from_numpy(mask).to(device),
+        labels=torch.from_numpy(bags.labels[index].astype(np.float32)).to(device),
+        index=np.asarray(index),
+    )
+
+
+def iter_batches(bags: BagSet, batch_size: int):
+    """Consecutive index blocks over all bags (for scoring, no shuffling)."""
+    for start in range(0, len(bags), batch_size):
+        yield np.arange(start, min(start + batch_size, len(bags)))
+
+
+@dataclass
+class TrainHistory:
+    """Per-epoch mean loss and validation score; best_epoch is 1-based (0 = never validated)."""
+
+    losses: list[float] = field(default_factory=list)
+    val_scores: list[float] = field(default_factory=list)
+    best_epoch: int = 0
+    stopped_early: bool = False
+
+
+def train_network(
+    net: nn.Module,
+    train: BagSet,
+    loss_fn: Callable[[BagBatch], torch.Tensor],
+    validate: Callable[[], float],
+    settings: TrainSettings,
+    context: ModelContext,
+    model_name: str,
+    sampler: Literal["weighted", "shuffle"] = "weighted",
+) -> TrainHistory:
+    """Train `net` in place with AdamW; keep the weights of the best validation epoch.
+
+    loss_fn(batch) -> scalar loss (net must be in train mode when called);
+    validate() -> score, higher is better (called with net in eval mode after each epoch).
+    """
+    if len(train) == 0:
+        raise ValueError(f"{model_name}: no training bags")
+    device = context.device
+    net.to(device)
+    generator = torch.Generator().manual_seed(context.seed)
+    optimiser = torch.optim.AdamW(net.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    use_amp = device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    steps = settings.steps_per_epoch or -(-len(train) // settings.batch_size)
+    history = TrainHistory()
+    best_score, best_state, waited = -np.inf, None, 0
+
+    epochs = tqdm(range(1, settings.epochs + 1), desc=f"{model_name} seed {context.seed}",
+                  unit="epoch", leave=False)
+    for epoch in epochs:
+        net.train()
+        order = _epoch_order(train, steps * settings.batch_size, sampler, generator)
+        total = 0.0
+        for step in range(steps):
+            index = order[step * settings.batch_size : (step + 1) * settings.batch_size]
+            if len(index) == 0:
+                break
+            batch = make_batch(train, index, device)
+            with torch.autocast(device_type=device.type, enabled=use_amp):
+                loss = loss_fn(batch)
+            if not torch.isfinite(loss):
+                raise TrainingDiverged(
+                    f"{model_name}: loss became {loss.item()} at seed {context.seed}, "
+                    f"epoch {epoch}, step {step + 1}"
+                )
+            optimiser.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimiser)
+            nn.utils.clip_grad_norm_(net.parameters(), settings.grad_clip)
+            scaler.step(optimiser)
+            scaler.update()
+            total += float(loss.detach())
+        history.losses.append(total / steps)
+
+        net.eval()
+        with torch.no_grad():
+            score = float(validate())
+        history.val_scores.append(score)
+        epochs.set_postfix(loss=f"{history.losses[-1]:.4f}", val=f"{score:.4f}")
+        log.debug("%s seed %d epoch %d: loss %.4f val %.4f", model_name, context.seed, epoch,
+                  history.losses[-1], score)
+        if score > best_score:
+            best_score, best_state, waited = score, copy.deepcopy(net.state_dict()), 0
+            history.best_epoch = epoch
+        else:
+            waited += 1
+            if waited >= settings.patience:
+                history.stopped_early = True
+                break
+    if best_state is not None:
+        net.load_state_dict(best_state)
+    net.eval()
+    log.info("%s seed %d: best epoch %d of %d (val %.4f)", model_name, context.seed,
+             history.best_epoch, len(history.losses), best_score)
+    return history
+
+
+def _epoch_order(
+    train: BagSet, n: int, sampler: str, generator: torch.Generator
+) -> np.ndarray:
+    """Bag indices for one epoch: class-balanced draws with replacement, or a shuffle."""
+    if sampler == "weighted":
+        labels = train.labels.astype(np.int64)
+        counts = np.bincount(labels, minlength=2).astype(np.float64)
+        weights = 1.0 / counts[labels]
+        draw = WeightedRandomSampler(torch.from_numpy(weights), num_samples=n, replacement=True,
+                                     generator=generator)
+        return np.fromiter(draw, dtype=np.int64, count=n)
+    if sampler == "shuffle":
+        perm = torch.randperm(len(train), generator=generator).numpy()
+        return perm[: min(n, len(train))]
+    raise ValueError(f"unknown sampler {sampler!r}; use 'weighted' or 'shuffle'")

@@ -1,0 +1,1 @@
+"""LogMILP (the paper's model) and its ablation; importing this package registers them."""

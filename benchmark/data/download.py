@@ -1,0 +1,116 @@
+"""download raw dataset files (MD5-checked) into <data-dir>/raw/<dataset>/
+
+`fetch_source` downloads one file with pooch: the bytes stream into a temporary file next to the
+target and are moved into place only once complete and, when the card gives an MD5, verified. An
+interrupted or corrupted download therefore never sits at the target path looking valid; running
+the command again starts that file afresh (pooch does not resume byte ranges). A file already in
+place with the expected MD5 is not downloaded again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from urllib.parse import urlparse
+
+from benchmark.data.errors import DataError
+
+logger = logging.getLogger(__name__)
+
+
+def fetch_source(name: str, url: str, md5: str | None, filename: str, data_dir: Path,
+                 progress: bool = True) -> Path:
+    """Return `<data_dir>/raw/<name>/<filename>`, downloading it from `url` if it is missing or
+    does not match `md5` (hex digest; None = no check, the computed MD5 is logged as a warning).
+
+    Raises DataError (one readable message: what went wrong, the URL to fetch by hand, and where
+    to put the file) on a hash mismatch, a network failure or an unwritable target directory.
+    """
+    import pooch
+    import requests
+
+    target = (Path(data_dir) / "raw" / name / filename).resolve()
+    manual = (f"download {url} by hand and save it as {target}"
+              + (f" (expected md5:{md5})" if md5 else ""))
+    known_hash = f"md5:{md5.lower()}" if md5 else None
+    if target.is_file() and (md5 is None or pooch.file_hash(str(target), alg="md5") == md5.lower()):
+        logger.info("%s: %s already present%s", name, target, " (md5 ok)" if md5 else "")
+        return target
+    if target.exists():
+        logger.warning("%s: %s does not match md5:%s; downloading it again", name, target, md5)
+
+    downloader = _HashingDownloader(pooch.HTTPDownloader(progressbar=progress))
+    try:
+        pooch.retrieve(url, known_hash=known_hash, fname=target.name, path=target.parent,
+                       downloader=downloader, progressbar=progress)
+    except ValueError as exc:
+        if downloader.found_md5 is None:  # not a hash check: pooch rejected the request itself
+            raise DataError(f"{name}: cannot download {url}: {exc}; {manual}") from None
+        raise DataError(
+            f"{name}: downloaded file is corrupted: expected md5:{md5} but got "
+            f"md5:{downloader.found_md5} (download discarded); retry, or {manual}") from None
+    except requests.exceptions.RequestException as exc:
+        reason = type(exc).__name__
+        status = getattr(exc.response, "status_code", None)
+        if status is not None:
+            reason += f" (HTTP {status})"
+        raise DataError(f"{name}: cannot download {url}: {reason} — offline or the source "
+                        f"moved? {manual[0].upper()}{manual[1:]}") from None
+    except OSError as exc:
+        raise DataError(f"{name}: cannot write {target}: {exc.strerror or exc}") from None
+    if md5 is None:
+        logger.warning("%s: no md5 in the dataset card, download not verified; its md5 is %s "
+                       "(add `md5 = \"%s\"` to the card to pin it)",
+                       name, downloader.found_md5, downloader.found_md5)
+    return target
+
+
+class _HashingDownloader:
+    """Wraps a pooch downloader and records the MD5 of what it fetched (for error messages)."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.found_md5: str | None = None
+
+    def __call__(self, url: str, output_file: str, pooch_instance) -> None:
+        import pooch
+
+        self.inner(url, output_file, pooch_instance)
+        self.found_md5 = pooch.file_hash(output_file, alg="md5")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("datasets", nargs="+", metavar="DATASET",
+                        help="dataset card names (datasets/<name>.toml), e.g. bgl zookeeper")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="data root; files go to DIR/raw/<dataset>/ (default: datasets/)")
+    parser.add_argument("--no-progress", action="store_true", help="no download progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Fetch each named dataset's source; 0 if all succeeded, 2 if any failed (all are tried)."""
+    from benchmark.data.cards import load_card
+
+    data_dir = args.data_dir
+    if data_dir is None:
+        from benchmark.data.pipeline import DEFAULT_DATA_DIR as data_dir
+    status = 0
+    for name in args.datasets:
+        try:
+            card = load_card(name)
+            source = card.source
+            if source.url is None:
+                print(f"{name}: generated locally, no download needed")
+                continue
+            filename = source.filename or Path(urlparse(source.url).path).name
+            path = fetch_source(name, source.url, source.md5, filename, data_dir,
+                                progress=not args.no_progress)
+        except DataError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            status = 2
+            continue
+        print(f"{name}: {path}")
+    return status
+

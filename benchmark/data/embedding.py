@@ -1,0 +1,56 @@
+"""Template embeddings: Word2Vec + TF-IDF-weighted mean of token vectors (SPEC §2.4).
+
+Word2Vec (CBOW, gensim, one worker thread so the result is a pure function of the seed) is trained
+on the templates' token sequences weighted by how many lines each template covers: template t is
+repeated max(1, round(corpus_sentences · count_t / L)) times. A template's vector is the mean of its
+token vectors weighted by TF-IDF, with each template a document (tf = token count / template
+length, idf = ln((1 + T) / (1 + df)) + 1, as scikit-learn's smooth idf). A template without
+tokens (e.g. only `<*>`) gets the zero vector.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+from gensim.models import Word2Vec
+
+from benchmark.data.cards import EmbeddingSpec
+from benchmark.data.tokens import tokenize_template
+
+log = logging.getLogger(__name__)
+
+
+def embed_templates(texts: Sequence[str], counts: np.ndarray, spec: EmbeddingSpec) -> np.ndarray:
+    """(T, spec.dim) float32 template vectors. counts: (T,) lines per template."""
+    tokens = [tokenize_template(t) for t in texts]
+    out = np.zeros((len(texts), spec.dim), np.float32)
+    if not any(tokens):
+        return out
+    model = _train_word2vec(tokens, np.asarray(counts, np.float64), spec)
+    document_frequency = Counter(tok for toks in tokens for tok in set(toks))
+    n_docs = len(texts)
+    for row, toks in enumerate(tokens):
+        if not toks:
+            continue
+        tf = Counter(toks)
+        words = list(tf)
+        weights = np.array([tf[w] / len(toks) * (math.log((1 + n_docs) /
+                            (1 + document_frequency[w])) + 1) for w in words])
+        vectors = model.wv[words]
+        out[row] = weights @ vectors / weights.sum()
+    return out
+
+
+def _train_word2vec(tokens: list[list[str]], counts: np.ndarray, spec: EmbeddingSpec) -> Word2Vec:
+    total = max(counts.sum(), 1.0)
+    repeats = np.maximum(1, np.round(spec.corpus_sentences * counts / total)).astype(int)
+    corpus = [toks for toks, r in zip(tokens, repeats, strict=True) if toks for _ in range(r)]
+    logging.getLogger("gensim").setLevel(logging.WARNING)
+    log.info("word2vec: %d templates, %d training sentences, dim %d", len(tokens), len(corpus),
+             spec.dim)
+    return Word2Vec(corpus, vector_size=spec.dim, window=spec.window, min_count=1, workers=1,
+                    seed=spec.seed, epochs=spec.epochs, sg=0)

@@ -1,0 +1,139 @@
+"""The evaluation protocol (SPEC §4): τ on validation, the test set scored once, then metrics.
+
+Steps, for a fitted model:
+1. score the validation bags; τ = `best_f1_threshold` on validation probabilities and bag labels;
+2. score the test bags once: ROC-AUC, and precision / recall / F1 of `p >= τ`;
+3. on the ground-truth positive test bags (≥ 1 anomalous line): Loc@3 from the instance scores of
+   that single test pass; key instance = top-1 instance score; the positive bags are re-scored
+   with the key removed (`model.score(bags, drop=key)`) for SR at δ_sr = 0.1 (and 0.05, 0.2).
+Test labels (bag and line) feed metrics only, never τ or any choice the model makes.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from benchmark.data.bagset import BagSet, EvalSplit
+from benchmark.metrics import loc_at_k, pr_curve, precision_recall_f1, roc_auc, success_rate
+from benchmark.model_api import BagModel, BagScores
+from benchmark.threshold import FALLBACK_THRESHOLD, best_f1_threshold
+
+log = logging.getLogger(__name__)
+
+PROTOCOL_VERSION = 1
+"""Bumped whenever the protocol changes what a record's numbers mean (part of the config hash)."""
+
+LOC_K = 3
+SR_DELTA = 0.1
+"""δ_sr of the headline `sr` metric (decision: the paper gives no value)."""
+SR_EXTRA_DELTAS = (0.05, 0.2)
+PR_CURVE_POINTS = 200
+
+THRESHOLD_RULES = {
+    "max-val-f1": "τ = the validation probability maximising validation F1 (ties: largest τ)",
+    "constant-scores": "validation probabilities are all equal; τ = that value",
+    "fallback-no-positive": f"validation has no positive bag; τ = {FALLBACK_THRESHOLD}",
+    "fallback-no-negative": f"validation has no negative bag; τ = {FALLBACK_THRESHOLD}",
+}
+
+
+def evaluate(model: BagModel, splits: dict[str, EvalSplit]) -> dict:
+    """Evaluate a fitted model on `splits["val"]` (threshold) and `splits["test"]` (metrics).
+
+    Returns a JSON-able dict: metrics (auc, precision, recall, f1, threshold, val_f1, loc@3, sr,
+    sr@0.05, sr@0.2; NaN = undefined), threshold {value, rule, val_f1, description}, counts,
+    pr_curve (test; None without a positive test bag) and notes (why a metric is undefined or a
+    fallback was used).
+    """
+    val, test = splits["val"], splits["test"]
+    notes: list[str] = []
+
+    val_scores = _checked_scores(model, val.bags)
+    tau = best_f1_threshold(val_scores.probabilities, val.bags.labels)
+    if tau.rule != "max-val-f1":
+        notes.append(f"threshold: {THRESHOLD_RULES[tau.rule]}")
+
+    test_scores = _checked_scores(model, test.bags)
+    p_test = test_scores.probabilities
+    y_test = test.bags.labels
+    metrics: dict[str, float] = {"auc": roc_auc(p_test, y_test)}
+    if np.isnan(metrics["auc"]):
+        notes.append(f"auc undefined: the {len(y_test)} test bags hold one class only")
+    metrics.update(precision_recall_f1(p_test, y_test, tau.value))
+    if np.isnan(metrics["recall"]):
+        notes.append("recall, f1 undefined: no positive test bag")
+    metrics["threshold"] = tau.value
+    metrics["val_f1"] = tau.f1
+
+    width = test_scores.instance_scores.shape[1]
+    line_labels = test.instance_labels(width=width)
+    positive = np.flatnonzero(line_labels.any(axis=1))
+    real = np.arange(width)[None, :] < test.bags.lengths[:, None]
+    metrics.update(_instance_metrics(model, test.bags, test_scores, line_labels, real, positive))
+    if len(positive) == 0:
+        notes.append(f"loc@{LOC_K}, sr undefined: no ground-truth positive test bag")
+
+    for note in notes:
+        log.info("%s: %s", getattr(model, "name", type(model).__name__), note)
+    return {
+        "metrics": metrics,
+        "threshold": {"value": tau.value, "rule": tau.rule, "val_f1": tau.f1,
+                      "description": THRESHOLD_RULES[tau.rule]},
+        "counts": {
+            "val_bags": len(val.bags),
+            "val_positive_bags": int(val.bags.labels.sum()),
+            "test_bags": len(test.bags),
+            "test_positive_bags": int(y_test.sum()),
+            "test_ground_truth_positive_bags": len(positive),
+            "test_anomalous_lines": int(line_labels[positive].sum()),
+        },
+        "pr_curve": pr_curve(p_test, y_test, max_points=PR_CURVE_POINTS),
+        "notes": notes,
+    }
+
+
+def _instance_metrics(
+    model: BagModel,
+    test: BagSet,
+    scores: BagScores,
+    line_labels: np.ndarray,
+    real: np.ndarray,
+    positive: np.ndarray,
+) -> dict[str, float]:
+    """Loc@k and SR over the ground-truth positive bags `positive` (indices into `test`)."""
+    metrics = {f"loc@{LOC_K}": loc_at_k(scores.instance_scores[positive], line_labels[positive],
+                                        k=LOC_K, mask=real[positive])}
+    deltas = (SR_DELTA, *SR_EXTRA_DELTAS)
+    if len(positive) == 0:
+        metrics.update({_sr_key(d): float("nan") for d in deltas})
+        return metrics
+    masked = np.where(real[positive], scores.instance_scores[positive], -np.inf)
+    key = masked.argmax(axis=1).astype(np.int64)
+    p_orig = scores.probabilities[positive]
+    p_pert = _checked_scores(model, test.subset(positive), drop=key).probabilities
+    metrics.update({_sr_key(d): success_rate(p_orig, p_pert, d) for d in deltas})
+    return metrics
+
+
+def _sr_key(delta: float) -> str:
+    return "sr" if delta == SR_DELTA else f"sr@{delta:g}"
+
+
+def _checked_scores(model: BagModel, bags: BagSet, drop: np.ndarray | None = None) -> BagScores:
+    """model.score(bags, drop), with the BagScores contract checked (shapes, range, no NaN)."""
+    scores = model.score(bags, drop=drop)
+    name = getattr(model, "name", type(model).__name__)
+    p = np.asarray(scores.probabilities)
+    inst = np.asarray(scores.instance_scores)
+    if p.shape != (len(bags),):
+        raise ValueError(f"{name}: probabilities have shape {p.shape}, expected ({len(bags)},)")
+    if not (np.isfinite(p).all() and (p >= 0).all() and (p <= 1).all()):
+        raise ValueError(f"{name}: bag probabilities must be finite and in [0, 1]")
+    if inst.shape != (len(bags), bags.max_length):
+        raise ValueError(f"{name}: instance scores have shape {inst.shape}, "
+                         f"expected ({len(bags)}, {bags.max_length})")
+    if np.isnan(inst).any():
+        raise ValueError(f"{name}: instance scores contain NaN")
+    return BagScores(p.astype(np.float64), inst)

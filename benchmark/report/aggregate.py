@@ -1,0 +1,85 @@
+"""Run records → per (dataset, model) mean ± std over seeds (numpy, ddof = 0)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from benchmark.report.paper_reference import PAPER_DATASETS, PAPER_NAMES
+
+log = logging.getLogger(__name__)
+
+MODEL_ORDER = tuple(PAPER_NAMES)
+DATASET_ORDER = PAPER_DATASETS
+
+
+@dataclass(frozen=True)
+class Stat:
+    """mean and std (ddof = 0) over the seeds where a metric is defined; n = that count.
+
+    n = 0 with seeds > 0 means the metric was undefined in every run (mean/std are NaN).
+    """
+
+    mean: float
+    std: float
+    n: int
+
+
+@dataclass(frozen=True)
+class Group:
+    """All runs of one (dataset, model): their seeds, records and flags for the captions."""
+
+    dataset: str
+    model: str
+    seeds: tuple[int, ...]
+    records: tuple[dict, ...]
+    quick: bool
+    mixed_configs: bool
+
+    def stat(self, metric: str) -> Stat:
+        values = np.array([_as_float(r["metrics"].get(metric)) for r in self.records])
+        defined = values[np.isfinite(values)]
+        if defined.size == 0:
+            return Stat(math.nan, math.nan, 0)
+        return Stat(float(defined.mean()), float(defined.std(ddof=0)), int(defined.size))
+
+
+def group_records(records: list[dict]) -> dict[tuple[str, str], Group]:
+    """Records grouped by (dataset, model); flags quick runs and seeds run under other configs."""
+    buckets: dict[tuple[str, str], list[dict]] = {}
+    for record in records:
+        buckets.setdefault((record["dataset"], record["model"]), []).append(record)
+    groups = {}
+    for (dataset, model), rs in buckets.items():
+        rs.sort(key=lambda r: r["seed"])
+        settings = {_settings_key(r) for r in rs}
+        if len(settings) > 1:
+            log.warning("%s/%s: seeds were run with different configs or data; the table "
+                        "marks the cell", dataset, model)
+        groups[dataset, model] = Group(
+            dataset, model, tuple(r["seed"] for r in rs), tuple(rs),
+            quick=any(r.get("dataset_identity", {}).get("quick", False) for r in rs),
+            mixed_configs=len(settings) > 1,
+        )
+    return groups
+
+
+def ordered(names: set[str], order: tuple[str, ...]) -> list[str]:
+    """`order` first (all of it), then the other names alphabetically."""
+    return list(order) + sorted(names - set(order))
+
+
+def _settings_key(record: dict) -> str:
+    return json.dumps([record.get("config"), record.get("dataset_identity"),
+                       record.get("protocol_version")], sort_keys=True, default=str)
+
+
+def _as_float(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan

@@ -1,0 +1,196 @@
+"""End to end: run_all's runner on the tiny dataset with a tiny registered test model (CPU)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+import tiny_template_model
+from conftest import make_tiny_dataset
+
+from benchmark import runner, store
+from benchmark.data.bagset import BagSet
+from benchmark.data.errors import DataError
+
+MODEL = tiny_template_model.NAME
+TESTS_DIR = Path(__file__).resolve().parent
+
+
+@pytest.fixture(autouse=True)
+def tiny_model():
+    tiny_template_model.register()
+    yield
+    tiny_template_model.unregister()
+
+
+class Data:
+    """A DataSource over the tiny dataset that counts preparations; `fail` forbids them."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.prepared = 0
+        self.fail = fail
+
+    def prepare(self, name, **kwargs):
+        if self.fail:
+            raise AssertionError("the data must not be prepared")
+        self.prepared += 1
+        return make_tiny_dataset(bags_per_split=24)
+
+    def settings(self, name):
+        if name != "tiny":
+            raise DataError(f"unknown dataset {name!r}; known datasets: tiny")
+        return {"card": "tiny"}
+
+    def source(self) -> runner.DataSource:
+        return runner.DataSource(prepare=self.prepare, settings=self.settings)
+
+
+def argv(results: Path, *extra: str) -> list[str]:
+    return ["--datasets", "tiny", "--models", "zz_tiny*", "--seeds", "0", "1", "--device", "cpu",
+            "--results-dir", str(results), *extra]
+
+
+def test_end_to_end_records_then_skip(tmp_path, capsys):
+    data = Data()
+    assert runner.main(argv(tmp_path), data.source()) == 0
+    assert data.prepared == 1
+    for seed in (0, 1):
+        record = json.loads(store.record_path(tmp_path, "tiny", MODEL, seed).read_text())
+        assert record["seed"] == seed and record["model"] == MODEL
+        assert set(record["metrics"]) >= {"auc", "precision", "recall", "f1", "threshold",
+                                          "loc@3", "sr", "sr@0.05", "sr@0.2"}
+        assert record["metrics"]["auc"] > 0.75  # the planted templates are learnable
+        assert record["config"]["epochs"] == 10 and len(record["config_hash"]) == 64
+        assert record["threshold"]["rule"] == "max-val-f1"
+        assert set(record["timings"]) == {"prepare_seconds", "fit_seconds", "evaluate_seconds"}
+        assert record["device"] == "cpu" and "torch" in record["libraries"]
+        assert record["pr_curve"]["precision"] and "git_commit" in record
+    for n in (1, 2, 3):
+        assert (tmp_path / "tables" / f"table{n}.md").exists()
+    assert (tmp_path / "figures" / "iso_f1_tiny.png").exists()
+    assert "2 finished" in capsys.readouterr().out
+
+    start = time.perf_counter()
+    again = Data()
+    assert runner.main(argv(tmp_path), again.source()) == 0
+    assert again.prepared == 0 and time.perf_counter() - start < 20
+    assert "0 finished, 2 already recorded" in capsys.readouterr().out
+
+
+def test_same_seed_same_numbers(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    runner.main(argv(a, "--seeds", "1"), Data().source())
+    runner.main(argv(b, "--seeds", "1"), Data().source())
+    ra, rb = (store.read_record(store.record_path(d, "tiny", MODEL, 1)) for d in (a, b))
+    assert ra["metrics"] == rb["metrics"] and ra["config_hash"] == rb["config_hash"]
+
+
+def test_report_only_rebuilds_without_data_or_training(tmp_path):
+    runner.main(argv(tmp_path, "--seeds", "0"), Data().source())
+    table = tmp_path / "tables" / "table1.md"
+    table.unlink()
+    assert runner.main(["--report-only", "--results-dir", str(tmp_path)],
+                       Data(fail=True).source()) == 0
+    assert table.exists() and re.search(r"\| zz_tiny_template\s*\| 1\s*\|", table.read_text())
+
+
+def test_interrupted_grid_resumes(tmp_path, monkeypatch, capsys):
+    real_fit = tiny_template_model.TinyTemplateModel.fit
+    fits = []
+
+    def fit_then_interrupt(self, train, val):
+        fits.append(self.context.seed)
+        if len(fits) == 2:
+            raise KeyboardInterrupt
+        return real_fit(self, train, val)
+
+    monkeypatch.setattr(tiny_template_model.TinyTemplateModel, "fit", fit_then_interrupt)
+    assert runner.main(argv(tmp_path), Data().source()) == 130
+    assert "rerun the same command to resume" in capsys.readouterr().err
+    assert store.record_path(tmp_path, "tiny", MODEL, 0).exists()
+    assert not store.record_path(tmp_path, "tiny", MODEL, 1).exists()
+    assert (tmp_path / "tables" / "table1.md").exists()  # report rebuilt anyway
+
+    monkeypatch.setattr(tiny_template_model.TinyTemplateModel, "fit", real_fit)
+    assert runner.main(argv(tmp_path), Data().source()) == 0
+    assert "1 finished, 1 already recorded" in capsys.readouterr().out
+    assert store.record_path(tmp_path, "tiny", MODEL, 1).exists()
+
+
+def test_fit_gets_bag_sets_only(tmp_path, monkeypatch):
+    real_fit = tiny_template_model.TinyTemplateModel.fit
+    seen = []
+
+    def spy(self, train, val):
+        seen.append((type(train), type(val)))
+        return real_fit(self, train, val)
+
+    monkeypatch.setattr(tiny_template_model.TinyTemplateModel, "fit", spy)
+    runner.main(argv(tmp_path, "--seeds", "0"), Data().source())
+    assert seen == [(BagSet, BagSet)]
+
+
+def test_a_failing_run_is_reported_and_the_grid_goes_on(tmp_path, monkeypatch, capsys):
+    real_fit = tiny_template_model.TinyTemplateModel.fit
+
+    def fail_seed0(self, train, val):
+        if self.context.seed == 0:
+            raise RuntimeError("loss became nan")
+        return real_fit(self, train, val)
+
+    monkeypatch.setattr(tiny_template_model.TinyTemplateModel, "fit", fail_seed0)
+    assert runner.main(argv(tmp_path), Data().source()) == 1
+    assert "failed: tiny/zz_tiny_template/seed0: RuntimeError: loss became nan" in \
+        capsys.readouterr().err
+    assert store.record_path(tmp_path, "tiny", MODEL, 1).exists()
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--models", "no_such_model"], "error: unknown model 'no_such_model'"),
+    (["--datasets", "nope"], "error: unknown dataset 'nope'"),
+    (["--data-file", "tiny=/no/such/file.log"], "error: /no/such/file.log: data file for tiny"),
+    (["--data-file", "other=/x.log"], "error: --data-file names dataset(s) not in --datasets"),
+    (["--jobs", "0"], "error: --jobs must be ≥ 1"),
+])
+def test_user_errors_exit_2_without_traceback(tmp_path, capsys, extra, message):
+    data = Data()
+    assert runner.main(argv(tmp_path, *extra), data.source()) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert data.prepared == 0
+
+
+def test_bad_data_file_argument_is_a_usage_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        runner.main(argv(tmp_path, "--data-file", "no-equals-sign"), Data().source())
+    assert exit_info.value.code == 2
+    assert "expected NAME=PATH" in capsys.readouterr().err
+
+
+def test_data_error_during_preparation_exits_2(tmp_path, capsys):
+    def broken(name, **kwargs):
+        raise DataError("datasets/raw/tiny.log:17: line does not match the format")
+
+    source = runner.DataSource(prepare=broken, settings=lambda name: {})
+    assert runner.main(argv(tmp_path), source) == 2
+    assert "error: datasets/raw/tiny.log:17" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_parallel_jobs_match_serial(tmp_path, monkeypatch):
+    # joblib workers import the test model from its module and register it there
+    monkeypatch.setenv("PYTHONPATH", str(TESTS_DIR))
+    monkeypatch.setenv(tiny_template_model.REGISTER_ENV, "1")
+    serial, parallel = tmp_path / "serial", tmp_path / "parallel"
+    assert runner.main(argv(serial), Data().source()) == 0
+    data = Data()
+    assert runner.main(argv(parallel, "--jobs", "2"), data.source()) == 0
+    assert data.prepared == 1
+    for seed in (0, 1):
+        a = store.read_record(store.record_path(serial, "tiny", MODEL, seed))
+        b = store.read_record(store.record_path(parallel, "tiny", MODEL, seed))
+        assert b["torch_threads"] == 1
+        assert a["metrics"] == pytest.approx(b["metrics"], abs=1e-6)

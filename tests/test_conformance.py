@@ -1,0 +1,130 @@
+"""Conformance suite every registered model must pass (scikit-learn `check_estimator` style).
+
+Each model is fitted once per module on the tiny planted dataset with a short budget, then
+checked for the `BagModel` contract: `fit` returns self and leaves the BagSets untouched; score
+shapes, ranges and padding; `drop=`; a fully dropped one-line bag; same seed → same numbers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+import torch
+from conftest import make_tiny_dataset
+
+from benchmark.data.bagset import NO_DROP, BagSet, PreparedDataset
+from benchmark.model_api import BagModel, BagScores, ModelContext
+from benchmark.registry import get_model, list_models, model_class, resolve_config
+
+FAST_SETTINGS = {"epochs": 2, "patience": 2, "batch_size": 16, "steps_per_epoch": 3}
+"""TrainSettings fields that keep every model quick; applied only where the config has them."""
+
+
+def fast_config(name: str):
+    """The model's quick config with FAST_SETTINGS applied to the fields it has."""
+    fields = {f.name for f in dataclasses.fields(model_class(name).config_class)}
+    overrides = {k: v for k, v in FAST_SETTINGS.items() if k in fields}
+    return resolve_config(name, quick=True, overrides=overrides)
+
+
+def fit_model(name: str, data: PreparedDataset, seed: int = 0) -> BagModel:
+    context = ModelContext(templates=data.templates, seed=seed, device=torch.device("cpu"))
+    model = get_model(name, fast_config(name), context)
+    fitted = model.fit(data.splits["train"].bags, data.splits["val"].bags)
+    assert fitted is model, f"{name}.fit must return self"
+    return model
+
+
+def snapshot(bags: BagSet) -> dict[str, np.ndarray]:
+    return {
+        "starts": bags.starts.copy(), "ends": bags.ends.copy(), "labels": bags.labels.copy(),
+        "lines": np.concatenate([bags.instances(b) for b in range(len(bags))]),
+        "vectors": bags.templates.vectors.copy(),
+    }
+
+
+@dataclass
+class FittedCase:
+    name: str
+    model: BagModel
+    data: PreparedDataset
+    before: dict[str, dict[str, np.ndarray]]
+    test_scores: BagScores
+
+
+@pytest.fixture(scope="module", params=list_models())
+def case(request) -> FittedCase:
+    data = make_tiny_dataset(seed=0, bags_per_split=24)
+    before = {split: snapshot(data.splits[split].bags) for split in ("train", "val")}
+    model = fit_model(request.param, data)
+    return FittedCase(request.param, model, data, before, model.score(data.splits["test"].bags))
+
+
+def test_fit_does_not_modify_bags(case: FittedCase):
+    for split, saved in case.before.items():
+        now = snapshot(case.data.splits[split].bags)
+        for key, array in saved.items():
+            np.testing.assert_array_equal(now[key], array, err_msg=f"{case.name}: {split} {key}")
+
+
+def test_score_shapes_ranges_and_padding(case: FittedCase):
+    bags = case.data.splits["test"].bags
+    s = case.test_scores
+    assert isinstance(s, BagScores)
+    assert s.probabilities.shape == (len(bags),) and s.probabilities.dtype == np.float64
+    assert s.instance_scores.shape == (len(bags), bags.max_length)
+    assert s.instance_scores.dtype == np.float32
+    assert np.all(np.isfinite(s.probabilities))
+    assert np.all((s.probabilities >= 0) & (s.probabilities <= 1))
+    padding = np.arange(bags.max_length)[None, :] >= bags.lengths[:, None]
+    assert np.all(np.isneginf(s.instance_scores[padding])), "padding must score -inf"
+    assert not np.any(np.isneginf(s.instance_scores[~padding])), "real instances must not be -inf"
+    assert not np.any(np.isnan(s.instance_scores))
+
+
+def test_scores_do_not_depend_on_batch_neighbours(case: FittedCase):
+    bags = case.data.splits["test"].bags
+    alone = case.model.score(bags.subset(np.array([3])))
+    np.testing.assert_allclose(alone.probabilities, case.test_scores.probabilities[[3]], atol=1e-5)
+    width = int(bags.lengths[3])
+    np.testing.assert_allclose(alone.instance_scores[0, :width],
+                               case.test_scores.instance_scores[3, :width], atol=1e-5)
+
+
+def test_drop_changes_probability_and_masks_instance(case: FittedCase):
+    bags = case.data.splits["test"].bags
+    drop = np.full(len(bags), NO_DROP, dtype=np.int64)
+    drop[::2] = bags.lengths[::2] - 1  # last instance of every other bag
+    dropped = case.model.score(bags, drop=drop)
+    assert dropped.probabilities.shape == (len(bags),)
+    assert dropped.instance_scores.shape == (len(bags), bags.max_length)
+    rows = np.flatnonzero(drop != NO_DROP)
+    assert np.all(np.isneginf(dropped.instance_scores[rows, drop[rows]]))
+    assert not np.allclose(dropped.probabilities[rows], case.test_scores.probabilities[rows],
+                           atol=0, rtol=0), f"{case.name}: drop= changed no probability"
+    kept = drop == NO_DROP
+    np.testing.assert_allclose(dropped.probabilities[kept], case.test_scores.probabilities[kept],
+                               atol=1e-5)
+
+
+def test_fully_dropped_one_line_bag_gets_finite_probability(case: FittedCase):
+    data = case.data
+    test = data.splits["test"].bags
+    templates = np.concatenate([test.instances(0)[:1], test.instances(1)])
+    one = BagSet(templates, np.array([0, 1]), np.array([1, len(templates)]),
+                 np.array([0, 0]), data.templates)
+    scores = case.model.score(one, drop=np.array([0, NO_DROP]))
+    assert scores.probabilities.shape == (2,)
+    assert np.all(np.isfinite(scores.probabilities))
+    assert np.all((scores.probabilities >= 0) & (scores.probabilities <= 1))
+    assert scores.instance_scores.shape == (2, one.max_length)
+    assert np.isneginf(scores.instance_scores[0]).all()
+
+
+def test_same_seed_gives_identical_scores(case: FittedCase):
+    again = fit_model(case.name, case.data, seed=0).score(case.data.splits["test"].bags)
+    np.testing.assert_array_equal(again.probabilities, case.test_scores.probabilities)
+    np.testing.assert_array_equal(again.instance_scores, case.test_scores.instance_scores)

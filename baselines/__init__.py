@@ -1,1 +1,3 @@
 """Baseline reimplementations; importing this package registers them."""
+
+from baselines import deeplog, loganomaly, logbert, logformer, midlog  # noqa: F401

@@ -59,5 +59,7 @@ class BagModel(ABC):
     def score(self, bags: BagSet, drop: np.ndarray | None = None) -> BagScores:
         """Score bags. drop: optional (B,) int64 instance index to remove per bag (-1 = none).
 
-        A bag left with no instance scores probability 0.
+        Each model removes the instance its own natural way (LogMILP zeroes its input vector;
+        sequence models delete the line). A bag left with no instance still gets a finite
+        probability (models that delete the line score it 0).
         """

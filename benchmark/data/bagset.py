@@ -140,7 +140,9 @@ class BagSet:
 def reinsert_dropped(scores: np.ndarray, drop: np.ndarray | None) -> np.ndarray:
     """Map per-instance scores computed on bags with one line deleted back to original positions.
 
-    scores: (n, W) scores of the shortened bags; drop: (n,) deleted index or NO_DROP.
+    scores: (n, W) scores of the shortened bags, padded to the ORIGINAL width W (e.g.
+    `bags.padded(index, drop=drop, width=bags.max_length)`), so no score falls off the end;
+    drop: (n,) deleted index or NO_DROP.
     Returns (n, W) with the deleted position set to -inf and later positions shifted right.
     """
     if drop is None:

@@ -1,0 +1,266 @@
+"""LogBERT baseline: masked log-key prediction with a Transformer encoder and a hypersphere.
+
+Paper: H. Guo, S. Yuan, X. Wu, "LogBERT: Log Anomaly Detection via BERT", IJCNN 2021
+(arXiv:2103.04475). Defaults from the paper and its public code (BGL options): hidden 256,
+4 layers, 4 heads, mask ratio 0.5, top g = 15 candidates, Adam lr 1e-3 without weight decay,
+batch 32, up to 200 epochs with early stopping after 10.
+
+Faithful: template ids as log keys; a [DIST] token prepended to every sequence; a BERT-style
+pre-LayerNorm Transformer encoder with sinusoidal positions; masked log-key prediction (MLKP:
+each key replaced by [MASK] with probability 0.5, cross-entropy on the masked keys) plus the
+volume-of-hypersphere loss (VHM: squared distance of the [DIST] output to a centre, weight 0.1);
+trained on normal data only; a masked key is anomalous when its true key is not among the top
+g = 15 predictions.
+
+Adapted to bags (SPEC §3, weak supervision):
+- "Normal data" = training bags with bag label 0; epoch selection on validation F1, never test.
+- One bag = one sequence, whatever its length: positions are sinusoidal (no maximum length),
+  so nothing is truncated (the public code's `seq_len`/`max_len` cap, logbert issue #24).
+- Centre = mean [DIST] output over the normal training bags (unmasked, eval mode), computed
+  before training and again after every epoch, i.e. at the start of the next one (the public
+  code also averages over its validation split, which here holds anomalous bags).
+- Scoring masks every position exactly once over R = ceil(1 / mask_ratio) rounds; the round of
+  position i is fixed by the seed and i alone (seeded permutations of blocks of positions), so
+  scores are reproducible and identical bags score identically. Bag p = fraction of the bag's
+  keys outside the top-g when masked (the paper flags a sequence when that count exceeds a
+  threshold; the fraction keeps p in [0, 1], thresholded on validation). Keys never seen in
+  normal training bags are always outside and enter the input as one shared UNK token.
+- Instance scores (the LogMILP paper's Table II "offline attention adaptation"): attention from
+  [DIST] to each line in the last layer, mean over heads, on the unmasked bag
+  (`instance_score = "attention"`, default); or the masked-prediction surprise −log p(true key)
+  (`"surprise"`).
+- `drop` deletes the line from the sequence.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from baselines.bag_scoring import score_bags
+from baselines.next_key import outside_top_g, seen_templates
+from benchmark.data.bagset import BagSet
+from benchmark.model_api import BagModel, BagScores, ModelContext
+from benchmark.registry import register_model
+from benchmark.threshold import best_f1_threshold
+from benchmark.trainer import BagBatch, TrainSettings, iter_batches, make_batch, train_network
+
+PAD, MASK, DIST, UNK = 0, 1, 2, 3
+N_SPECIAL = 4
+ROUND_BLOCK = 512
+"""Positions are assigned to masking rounds by a seeded permutation of each block this long."""
+
+
+@dataclass
+class LogBERTConfig(TrainSettings):
+    """LogBERT (paper / public-code BGL defaults).
+
+    hidden: model width; layers / heads: encoder depth and attention heads (feed-forward 4 x
+    hidden); mask_ratio: MLKP masking probability; vhm_weight: weight of the hypersphere loss;
+    top_g: candidates for the "normal key" test; instance_score: "attention" | "surprise".
+    """
+
+    hidden: int = 256
+    layers: int = 4
+    heads: int = 4
+    dropout: float = 0.1
+    mask_ratio: float = 0.5
+    vhm_weight: float = 0.1
+    top_g: int = 15
+    instance_score: Literal["attention", "surprise"] = "attention"
+    epochs: int = 200
+    patience: int = 10
+    batch_size: int = 32
+    weight_decay: float = 0.0
+
+
+def sinusoidal_positions(length: int, dim: int, device: torch.device) -> torch.Tensor:
+    """(length, dim) float32 Transformer position encodings (any length)."""
+    position = torch.arange(length, device=device, dtype=torch.float32)[:, None]
+    freq = torch.exp(torch.arange(0, dim, 2, device=device, dtype=torch.float32)
+                     * (-math.log(10000.0) / dim))
+    pe = torch.zeros(length, dim, device=device)
+    pe[:, 0::2] = torch.sin(position * freq)
+    pe[:, 1::2] = torch.cos(position * freq)[:, : dim // 2]
+    return pe
+
+
+def key_tokens(seen: np.ndarray) -> torch.Tensor:
+    """(T,) int64 input token of each template: N_SPECIAL + t, or UNK if unseen in training."""
+    table = torch.arange(len(seen)) + N_SPECIAL
+    table[torch.from_numpy(~seen)] = UNK
+    return table
+
+
+class EncoderLayer(nn.Module):
+    """Pre-LN Transformer layer (as BERT-pytorch, LogBERT's code base) returning its attention."""
+
+    def __init__(self, dim: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"hidden {dim} is not divisible by heads {heads}")
+        self.heads = heads
+        self.norm1 = nn.LayerNorm(dim)
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.norm2 = nn.LayerNorm(dim)
+        self.ff = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Dropout(dropout),
+                                nn.Linear(4 * dim, dim))
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (n, L, dim), real (n, L) bool -> (n, L, dim) and attention (n, heads, L, L)."""
+        n, length, dim = x.shape
+        q, k, v = (self.qkv(self.norm1(x)).view(n, length, 3, self.heads, dim // self.heads)
+                   .permute(2, 0, 3, 1, 4))
+        logits = q @ k.transpose(-1, -2) / math.sqrt(dim // self.heads)
+        attention = logits.masked_fill(~real[:, None, None, :], -torch.inf).softmax(dim=-1)
+        mixed = (self.drop(attention) @ v).transpose(1, 2).reshape(n, length, dim)
+        x = x + self.drop(self.proj(mixed))
+        return x + self.drop(self.ff(self.norm2(x))), attention
+
+
+class LogBERTNet(nn.Module):
+    """[DIST] + keys -> encoder -> per-position key logits; centre buffer for the VHM loss."""
+
+    def __init__(self, seen: np.ndarray, config: LogBERTConfig) -> None:
+        super().__init__()
+        self.register_buffer("token_map", key_tokens(seen))
+        self.register_buffer("center", torch.zeros(config.hidden))
+        self.embed = nn.Embedding(N_SPECIAL + len(seen), config.hidden, padding_idx=PAD)
+        self.embed_drop = nn.Dropout(config.dropout)
+        self.layers = nn.ModuleList(EncoderLayer(config.hidden, config.heads, config.dropout)
+                                    for _ in range(config.layers))
+        self.norm = nn.LayerNorm(config.hidden)
+        self.key_head = nn.Linear(config.hidden, len(seen))
+
+    def tokens(self, batch: BagBatch) -> torch.Tensor:
+        """(n, W) int64 input tokens: template keys (unseen -> UNK), PAD at padding."""
+        return torch.where(batch.mask, self.token_map[batch.ids], PAD)
+
+    def forward(
+        self, tokens: torch.Tensor, real: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """tokens, real (n, W) -> hidden (n, 1 + W, hidden) with [DIST] first, last attention."""
+        n, width = tokens.shape
+        tokens = torch.cat([torch.full_like(tokens[:, :1], DIST), tokens], dim=1)
+        real = torch.cat([torch.ones_like(real[:, :1]), real], dim=1)
+        x = self.embed(tokens) + sinusoidal_positions(width + 1, self.center.shape[0],
+                                                      tokens.device)
+        x = self.embed_drop(x)
+        attention = None
+        for layer in self.layers:
+            x, attention = layer(x, real)
+        return self.norm(x), attention
+
+
+def masking_rounds(width: int, rounds: int, seed: int) -> np.ndarray:
+    """(width,) int64 round in which each position is masked at scoring; depends on seed and
+    position only (never on the batch), balanced within every block of ROUND_BLOCK positions."""
+    blocks = [np.random.default_rng([seed, b]).permutation(ROUND_BLOCK) % rounds
+              for b in range(-(-width // ROUND_BLOCK))]
+    return np.concatenate(blocks)[:width] if blocks else np.zeros(0, dtype=np.int64)
+
+
+@register_model("logbert")
+class LogBERT(BagModel):
+    """LogBERT (Guo et al., 2021): masked key prediction + hypersphere, trained on normal bags."""
+
+    config_class = LogBERTConfig
+    quick_overrides = {"hidden": 64, "layers": 2, "heads": 2, "epochs": 3, "patience": 2}
+    config: LogBERTConfig
+
+    def __init__(self, config: LogBERTConfig, context: ModelContext) -> None:
+        super().__init__(config, context)
+        if not 0.0 < config.mask_ratio <= 1.0:
+            raise ValueError(f"mask_ratio must be in (0, 1], got {config.mask_ratio}")
+        if config.instance_score not in ("attention", "surprise"):
+            raise ValueError(f"instance_score must be 'attention' or 'surprise', "
+                             f"got {config.instance_score!r}")
+
+    def fit(self, train: BagSet, val: BagSet) -> LogBERT:
+        """Train on the training bags labelled normal (0) only; select the epoch on val F1."""
+        normal = train.subset(np.flatnonzero(train.labels == 0))
+        if len(normal) == 0:
+            raise ValueError(f"{self.name}: no normal (label 0) training bag to learn from")
+        torch.manual_seed(self.context.seed)
+        seen = seen_templates(normal, self.context.templates.size)
+        self.seen_ = torch.from_numpy(seen).to(self.context.device)
+        self.net_ = LogBERTNet(seen, self.config).to(self.context.device)
+        mask_rng = torch.Generator().manual_seed(self.context.seed)
+        self._update_center(normal)
+
+        def loss_fn(batch: BagBatch) -> torch.Tensor:
+            masked = (torch.rand(batch.mask.shape, generator=mask_rng) < self.config.mask_ratio)
+            masked = masked.to(batch.mask.device) & batch.mask
+            tokens = self.net_.tokens(batch)
+            hidden, _ = self.net_(torch.where(masked, MASK, tokens), batch.mask)
+            vhm = ((hidden[:, 0] - self.net_.center) ** 2).sum(dim=1).mean()
+            if not masked.any():
+                return self.config.vhm_weight * vhm
+            mlkp = F.cross_entropy(self.net_.key_head(hidden[:, 1:][masked]), batch.ids[masked])
+            return mlkp + self.config.vhm_weight * vhm
+
+        def validate() -> float:
+            f1 = best_f1_threshold(self._score(val, None, with_instances=False).probabilities,
+                                   val.labels).f1
+            self._update_center(normal)  # centre for the next epoch (saved with these weights)
+            return f1
+
+        self.history_ = train_network(self.net_, normal, loss_fn, validate, self.config,
+                                      self.context, self.name, sampler="shuffle")
+        return self
+
+    def score(self, bags: BagSet, drop: np.ndarray | None = None) -> BagScores:
+        """p = fraction of keys outside the top-g when masked; instance scores per config."""
+        return self._score(bags, drop, with_instances=True)
+
+    def _score(self, bags: BagSet, drop: np.ndarray | None, with_instances: bool) -> BagScores:
+        def forward(batch: BagBatch) -> tuple[torch.Tensor, torch.Tensor]:
+            return self._forward(batch, with_instances)
+
+        return score_bags(self.net_, forward, bags, drop, self.config.batch_size,
+                          self.context.device)
+
+    def _forward(
+        self, batch: BagBatch, with_instances: bool
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        mask = batch.mask
+        tokens = self.net_.tokens(batch)
+        rounds = math.ceil(1.0 / self.config.mask_ratio)
+        round_of = torch.from_numpy(masking_rounds(mask.shape[1], rounds, self.context.seed))
+        round_of = round_of.to(mask.device)
+        outside = torch.zeros(mask.shape, dtype=torch.bool, device=mask.device)
+        surprise = torch.full(mask.shape, -torch.inf, device=mask.device)
+        for r in range(rounds):
+            masked = mask & (round_of == r)[None, :]
+            if not masked.any():
+                continue
+            hidden, _ = self.net_(torch.where(masked, MASK, tokens), mask)
+            out, surp = outside_top_g(self.net_.key_head(hidden[:, 1:][masked]),
+                                      batch.ids[masked], self.seen_, self.config.top_g)
+            outside[masked], surprise[masked] = out, surp
+        p = outside.sum(dim=1) / mask.sum(dim=1).clamp(min=1)
+        if not with_instances or self.config.instance_score == "surprise":
+            return p, surprise
+        _, attention = self.net_(tokens, mask)
+        return p, attention[:, :, 0, 1:].mean(dim=1)
+
+    def _update_center(self, normal: BagSet) -> None:
+        """centre = mean [DIST] output over the (unmasked) normal training bags, eval mode."""
+        was_training = self.net_.training
+        self.net_.eval()
+        total = torch.zeros_like(self.net_.center)
+        with torch.no_grad():
+            for index in iter_batches(normal, self.config.batch_size):
+                batch = make_batch(normal, index, self.context.device)
+                hidden, _ = self.net_(self.net_.tokens(batch), batch.mask)
+                total += hidden[:, 0].float().sum(dim=0)
+        self.net_.center.copy_(total / len(normal))
+        self.net_.train(was_training)

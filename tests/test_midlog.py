@@ -1,0 +1,115 @@
+"""MIDLog baseline: PatchMixer padding invariance, gated attention, score contract, learning."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+from baseline_checks import bag_auc, check_drop, check_empty_bag, check_score_contract
+
+from baselines.midlog import GatedAttention, MIDLogConfig, PatchMixer
+from benchmark.data.bagset import BagSet
+from benchmark.model_api import ModelContext
+from benchmark.registry import get_model, resolve_config
+
+SMALL = {"hidden": 32, "token_hidden": 64, "channel_hidden": 64, "attention_hidden": 32,
+         "epochs": 25, "patience": 25, "batch_size": 16, "dropout": 0.0}
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    from conftest import make_tiny_dataset
+
+    data = make_tiny_dataset()
+    context = ModelContext(data.templates, seed=0, device=torch.device("cpu"))
+    model = get_model("midlog", resolve_config("midlog", overrides=SMALL), context)
+    model.fit(data.splits["train"].bags, data.splits["val"].bags)
+    return data, model
+
+
+def test_patchmixer_keeps_shape_and_ignores_padding():
+    torch.manual_seed(0)
+    mixer = PatchMixer(8, MIDLogConfig(hidden=6, token_hidden=10, channel_hidden=10)).eval()
+    x = torch.randn(2, 5, 6)
+    mask = torch.tensor([[True] * 5, [True, True, True, False, False]])
+    out = mixer(x, mask)
+    assert out.shape == (2, 5, 6)
+    assert torch.all(out[~mask] == 0)
+    noisy = x.clone()
+    noisy[1, 3:] = 100.0 * torch.randn(2, 6)
+    torch.testing.assert_close(mixer(noisy, mask), out)
+    # token mixing really mixes: changing a real instance moves the others
+    moved = x.clone()
+    moved[1, 0] = torch.randn(6)
+    assert not torch.allclose(mixer(moved, mask)[1, 1], out[1, 1])
+
+
+def test_patchmixer_refuses_bags_longer_than_its_length():
+    mixer = PatchMixer(4, MIDLogConfig(hidden=6, token_hidden=10, channel_hidden=10))
+    with pytest.raises(ValueError, match="exceeds the token-mixing length 4"):
+        mixer(torch.zeros(1, 5, 6), torch.ones(1, 5, dtype=torch.bool))
+
+
+def test_gated_attention_is_a_distribution_over_real_instances():
+    torch.manual_seed(0)
+    pool = GatedAttention(6, 4)
+    mask = torch.tensor([[True, True, False], [False, False, False]])
+    attention = pool(torch.randn(2, 3, 6), mask)
+    torch.testing.assert_close(attention[0].sum(), torch.tensor(1.0))
+    assert attention[0, 2] == 0
+    assert torch.all(attention[1] == 0)  # empty bag: no NaN
+
+
+def test_token_mixing_length_covers_longest_bag(tiny_dataset, cpu_context):
+    train = tiny_dataset.splits["train"].bags
+    config = resolve_config("midlog", quick=True, overrides={"max_len": 4, "epochs": 1})
+    model = get_model("midlog", config, cpu_context).fit(train, tiny_dataset.splits["val"].bags)
+    assert model.length_ == max(train.max_length, tiny_dataset.splits["val"].bags.max_length) > 4
+    long_bag = BagSet(np.zeros(model.length_ + 1, dtype=np.int32), np.array([0]),
+                      np.array([model.length_ + 1]), np.array([0], dtype=np.int8),
+                      tiny_dataset.templates)
+    with pytest.raises(ValueError, match="token-mixing length"):
+        model.score(long_bag)
+
+
+def test_score_contract(fitted):
+    data, model = fitted
+    check_score_contract(model, data.splits["test"].bags)
+
+
+def test_drop_deletes_the_line(fitted):
+    data, model = fitted
+    check_drop(model, data.splits["test"].bags)
+
+
+def test_empty_bag_scores_zero(fitted):
+    data, model = fitted
+    check_empty_bag(model, data.splits["test"].bags)
+
+
+def test_learns_planted_task(fitted):
+    data, model = fitted
+    assert bag_auc(model, data.splits["test"].bags) > 0.75
+
+
+def test_instance_scores_favour_planted_lines(fitted):
+    data, model = fitted
+    test = data.splits["test"]
+    scores = model.score(test.bags).instance_scores
+    labels = test.instance_labels()
+    positive = labels.max(1) == 1
+    top = scores[positive].argmax(1)
+    hit = labels[positive][np.arange(positive.sum()), top].mean()
+    assert hit > 0.5
+
+
+def test_same_seed_same_scores(fitted):
+    data, model = fitted
+    context = ModelContext(data.templates, seed=0, device=torch.device("cpu"))
+    config = dataclasses.replace(model.config, epochs=2)
+    runs = [get_model("midlog", config, context).fit(data.splits["train"].bags,
+                                                     data.splits["val"].bags)
+            for _ in range(2)]
+    a, b = (m.score(data.splits["test"].bags) for m in runs)
+    np.testing.assert_array_equal(a.probabilities, b.probabilities)
+    np.testing.assert_array_equal(a.instance_scores, b.instance_scores)

@@ -1,4 +1,4 @@
-"""Model registry: `@register_model("name")`, `get_model`, `list_models` (timm/torchvision style)."""
+"""Model registry: `@register_model("name")`, `get_model`, `list_models` (timm style)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ def register_model(name: str):
 
     def add(cls: type[BagModel]) -> type[BagModel]:
         if name in _MODELS:
-            raise ValueError(f"model {name!r} is already registered by {_MODELS[name].__qualname__}")
+            owner = _MODELS[name].__qualname__
+            raise ValueError(f"model {name!r} is already registered by {owner}")
         if not (isinstance(cls, type) and issubclass(cls, BagModel)):
             raise TypeError(f"@register_model({name!r}) needs a BagModel subclass, got {cls!r}")
         if not dataclasses.is_dataclass(getattr(cls, "config_class", None)):
@@ -73,5 +74,6 @@ def get_model(name: str, config: Any, context: ModelContext) -> BagModel:
     """Build a registered model from its resolved config."""
     cls = model_class(name)
     if not isinstance(config, cls.config_class):
-        raise TypeError(f"{name} expects a {cls.config_class.__name__}, got {type(config).__name__}")
+        expected, got = cls.config_class.__name__, type(config).__name__
+        raise TypeError(f"{name} expects a {expected}, got {got}")
     return cls(config, context)

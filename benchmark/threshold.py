@@ -36,7 +36,8 @@ def best_f1_threshold(probabilities: np.ndarray, labels: np.ndarray) -> Threshol
     if not y.any():
         return Threshold(FALLBACK_THRESHOLD, 0.0, "fallback-no-positive")
     if y.all():
-        return Threshold(FALLBACK_THRESHOLD, f1_at(p, y, FALLBACK_THRESHOLD), "fallback-no-negative")
+        f1 = f1_at(p, y, FALLBACK_THRESHOLD)
+        return Threshold(FALLBACK_THRESHOLD, f1, "fallback-no-negative")
     order = np.argsort(-p, kind="stable")
     p_sorted, y_sorted = p[order], y[order]
     tp = np.cumsum(y_sorted)

@@ -110,7 +110,8 @@ def train_network(
     device = context.device
     net.to(device)
     generator = torch.Generator().manual_seed(context.seed)
-    optimiser = torch.optim.AdamW(net.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    optimiser = torch.optim.AdamW(net.parameters(), lr=settings.lr,
+                                  weight_decay=settings.weight_decay)
     use_amp = device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     steps = settings.steps_per_epoch or -(-len(train) // settings.batch_size)

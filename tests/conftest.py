@@ -36,7 +36,9 @@ def make_tiny_dataset(seed: int = 0, bags_per_split: int = 48, dim: int = 16) ->
     line_templates = np.asarray(line_templates, dtype=np.int32)
     line_labels = np.asarray(line_labels, dtype=np.int8)
     starts, ends = np.asarray(starts), np.asarray(ends)
-    bag_labels = np.array([line_labels[s:e].max() for s, e in zip(starts, ends)], dtype=np.int8)
+    bag_labels = np.array(
+        [line_labels[s:e].max() for s, e in zip(starts, ends, strict=True)], dtype=np.int8
+    )
     splits = {}
     for k, name in enumerate(("train", "val", "test")):
         sl = slice(k * bags_per_split, (k + 1) * bags_per_split)

@@ -8,7 +8,13 @@ import torch
 from torch import nn
 
 from benchmark.model_api import ModelContext
-from benchmark.trainer import TrainingDiverged, TrainSettings, _epoch_order, make_batch, train_network
+from benchmark.trainer import (
+    TrainingDiverged,
+    TrainSettings,
+    _epoch_order,
+    make_batch,
+    train_network,
+)
 
 
 class _BagMean(nn.Module):
@@ -73,7 +79,8 @@ def test_best_epoch_weights_are_restored(tiny_dataset, cpu_context):
     val = tiny_dataset.splits["val"].bags
     batch = make_batch(val, np.arange(len(val)), cpu_context.device)
     p = torch.sigmoid(net(batch.ids, batch.mask)).detach().numpy()
-    assert -float(np.mean((p - val.labels) ** 2)) == pytest.approx(max(history.val_scores), abs=1e-6)
+    restored = -float(np.mean((p - val.labels) ** 2))
+    assert restored == pytest.approx(max(history.val_scores), abs=1e-6)
 
 
 def test_other_seed_changes_sampling(tiny_dataset, cpu_context):

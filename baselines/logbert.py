@@ -44,7 +44,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from baselines.bag_scoring import score_bags
-from baselines.next_key import outside_top_g, seen_templates
+from baselines.next_key import normal_bags, outside_top_g, seen_templates
 from benchmark.data.bagset import BagSet
 from benchmark.model_api import BagModel, BagScores, ModelContext
 from benchmark.registry import register_model
@@ -186,9 +186,7 @@ class LogBERT(BagModel):
 
     def fit(self, train: BagSet, val: BagSet) -> LogBERT:
         """Train on the training bags labelled normal (0) only; select the epoch on val F1."""
-        normal = train.subset(np.flatnonzero(train.labels == 0))
-        if len(normal) == 0:
-            raise ValueError(f"{self.name}: no normal (label 0) training bag to learn from")
+        normal = normal_bags(train, self.name)
         torch.manual_seed(self.context.seed)
         seen = seen_templates(normal, self.context.templates.size)
         self.seen_ = torch.from_numpy(seen).to(self.context.device)

@@ -48,6 +48,14 @@ class NextKeySettings(TrainSettings):
     weight_decay: float = 0.0
 
 
+def normal_bags(train: BagSet, model_name: str) -> BagSet:
+    """The training bags labelled normal (0): all that a normal-behaviour model may learn from."""
+    normal = train.subset(np.flatnonzero(train.labels == 0))
+    if len(normal) == 0:
+        raise ValueError(f"{model_name}: no normal (label 0) training bag to learn from")
+    return normal
+
+
 def seen_templates(bags: BagSet, n_templates: int) -> np.ndarray:
     """(T,) bool: templates occurring in `bags`."""
     seen = np.zeros(n_templates, dtype=bool)
@@ -120,9 +128,7 @@ class NextKeyDetector(BagModel):
 
     def fit(self, train: BagSet, val: BagSet) -> NextKeyDetector:
         """Train on the training bags labelled normal (0) only; select the epoch on val F1."""
-        normal = train.subset(np.flatnonzero(train.labels == 0))
-        if len(normal) == 0:
-            raise ValueError(f"{self.name}: no normal (label 0) training bag to learn from")
+        normal = normal_bags(train, self.name)
         torch.manual_seed(self.context.seed)
         seen = seen_templates(normal, self.context.templates.size)
         self.seen_ = torch.from_numpy(seen).to(self.context.device)

@@ -1,7 +1,6 @@
-"""Interface checks shared by the bag-supervised baseline tests (LogFormer, MIDLog).
-
-Each check takes a model fitted on `make_tiny_dataset` and asserts the `BagModel.score` contract:
-shapes, ranges, -inf padding, `drop` semantics, empty bags and determinism.
+"""Checks shared by the bag-supervised baseline tests (LogFormer, MIDLog), beyond the registry
+conformance suite (tests/test_conformance.py, which covers shapes, ranges, padding, `drop` and
+determinism for every model): deletion models score an emptied bag 0, and bag AUC.
 """
 
 from __future__ import annotations
@@ -11,34 +10,6 @@ from sklearn.metrics import roc_auc_score
 
 from benchmark.data.bagset import NO_DROP, BagSet
 from benchmark.model_api import BagModel
-
-
-def check_score_contract(model: BagModel, bags: BagSet) -> None:
-    """Shapes, dtypes, ranges and -inf exactly at padding."""
-    out = model.score(bags)
-    assert out.probabilities.shape == (len(bags),)
-    assert out.probabilities.dtype == np.float64
-    assert np.all((out.probabilities >= 0) & (out.probabilities <= 1))
-    assert out.instance_scores.shape == (len(bags), bags.max_length)
-    assert out.instance_scores.dtype == np.float32
-    real = np.arange(bags.max_length)[None, :] < bags.lengths[:, None]
-    assert np.all(np.isfinite(out.instance_scores[real]))
-    assert np.all(np.isneginf(out.instance_scores[~real]))
-
-
-def check_drop(model: BagModel, bags: BagSet) -> None:
-    """Dropping line 0 of bag 0 marks it -inf, leaves other bags unchanged, changes bag 0."""
-    base = model.score(bags)
-    drop = np.full(len(bags), NO_DROP, dtype=np.int64)
-    drop[0] = 0
-    out = model.score(bags, drop=drop)
-    assert np.isneginf(out.instance_scores[0, 0])
-    n0 = int(bags.lengths[0])
-    assert np.all(np.isfinite(out.instance_scores[0, 1:n0]))
-    np.testing.assert_allclose(out.probabilities[1:], base.probabilities[1:], rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(out.instance_scores[1:], base.instance_scores[1:], rtol=1e-5,
-                               atol=1e-6)
-    assert not np.isclose(out.probabilities[0], base.probabilities[0], rtol=0, atol=1e-9)
 
 
 def check_empty_bag(model: BagModel, bags: BagSet) -> None:

@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-from baseline_checks import bag_auc, check_drop, check_empty_bag, check_score_contract
+from baseline_checks import bag_auc, check_empty_bag
 
 from baselines.logformer import (
     CLS,
@@ -79,16 +79,6 @@ def test_cls_attention_covers_real_instances_only():
     assert torch.all(attention[~mask] == 0)
     assert torch.all(attention[mask] > 0)
     assert torch.all(attention.sum(1) < 1)  # the rest goes to [CLS] itself
-
-
-def test_score_contract(fitted):
-    data, model = fitted
-    check_score_contract(model, data.splits["test"].bags)
-
-
-def test_drop_deletes_the_line(fitted):
-    data, model = fitted
-    check_drop(model, data.splits["test"].bags)
 
 
 def test_empty_bag_scores_zero(fitted):

@@ -10,6 +10,7 @@ finished record and resumes where it stopped. Tables and figures are rebuilt at 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import platform
 import sys
@@ -86,6 +87,8 @@ class GridOptions:
     results_dir: Path = Path("results")
     force: bool = False
     strict: bool = False
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Config field overrides per model name (`--set MODEL.FIELD=VALUE`)."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,9 @@ def run_grid(options: GridOptions, source: DataSource | None = None) -> GridOutc
                          f"{', '.join(unknown_files)}")
     source = source or pipeline_source()
     models = expand_models(options.models)
+    unknown_models = sorted(set(options.overrides) - set(models))
+    if unknown_models:
+        raise UsageError(f"--set names model(s) not in this run: {', '.join(unknown_models)}")
     try:
         device = resolve_device(options.device)
     except (ValueError, RuntimeError) as err:
@@ -222,7 +228,11 @@ def _plan_dataset(
     }
     runs = []
     for model in models:
-        config = resolve_config(model, quick=options.quick)
+        try:
+            config = resolve_config(model, quick=options.quick,
+                                    overrides=options.overrides.get(model))
+        except ValueError as err:
+            raise UsageError(str(err)) from None
         for seed in dict.fromkeys(options.seeds):
             runs.append(RunSpec(name, model, seed, config,
                                 config_hash(model, config, identity, seed, PROTOCOL_VERSION),
@@ -295,6 +305,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="read only the first N lines of each dataset (overrides cards)")
     parser.add_argument("--strict", action="store_true",
                         help="a log line that does not match its format is an error")
+    parser.add_argument("--set", action="append", default=[], metavar="MODEL.FIELD=VALUE",
+                        type=_override_arg, dest="overrides",
+                        help="override a model config field, e.g. logbert.epochs=20 "
+                             "(VALUE is read as JSON, else as a string; repeatable)")
     parser.add_argument("--results-dir", type=Path, default=Path("results"),
                         help="where records, tables and figures go (default: results/)")
     parser.add_argument("--force", action="store_true", help="rerun finished runs")
@@ -318,7 +332,8 @@ def main(argv: list[str] | None = None, source: DataSource | None = None) -> int
             datasets=tuple(args.datasets), models=tuple(args.models), seeds=tuple(args.seeds),
             device=args.device, jobs=args.jobs, quick=args.quick, data_dir=args.data_dir,
             data_files=dict(args.data_file), max_lines=args.max_lines,
-            results_dir=args.results_dir, force=args.force, strict=args.strict)
+            results_dir=args.results_dir, force=args.force, strict=args.strict,
+            overrides=_group_overrides(args.overrides))
         outcome = run_grid(options, source)
     except (UsageError, DataError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -339,3 +354,23 @@ def _data_file_arg(text: str) -> tuple[str, Path]:
     if not sep or not name or not path:
         raise argparse.ArgumentTypeError(f"expected NAME=PATH, got {text!r}")
     return name, Path(path)
+
+
+def _override_arg(text: str) -> tuple[str, str, Any]:
+    """`MODEL.FIELD=VALUE` → (model, field, value); VALUE parsed as JSON, else kept a string."""
+    target, sep, raw = text.partition("=")
+    model, dot, name = target.partition(".")
+    if not (sep and dot and model and name and raw):
+        raise argparse.ArgumentTypeError(f"expected MODEL.FIELD=VALUE, got {text!r}")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return model, name, value
+
+
+def _group_overrides(items: list[tuple[str, str, Any]]) -> dict[str, dict[str, Any]]:
+    grouped: dict[str, dict[str, Any]] = {}
+    for model, name, value in items:
+        grouped.setdefault(model, {})[name] = value
+    return grouped

@@ -154,6 +154,8 @@ def test_a_failing_run_is_reported_and_the_grid_goes_on(tmp_path, monkeypatch, c
     (["--data-file", "tiny=/no/such/file.log"], "error: /no/such/file.log: data file for tiny"),
     (["--data-file", "other=/x.log"], "error: --data-file names dataset(s) not in --datasets"),
     (["--jobs", "0"], "error: --jobs must be ≥ 1"),
+    (["--set", "deeplog.epochs=3"], "error: --set names model(s) not in this run: deeplog"),
+    (["--set", f"{MODEL}.depth=3"], "error: unknown config field(s) for zz_tiny_template: depth"),
 ])
 def test_user_errors_exit_2_without_traceback(tmp_path, capsys, extra, message):
     data = Data()
@@ -161,6 +163,17 @@ def test_user_errors_exit_2_without_traceback(tmp_path, capsys, extra, message):
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert data.prepared == 0
+
+
+def test_set_overrides_a_config_field_and_is_recorded(tmp_path):
+    assert runner.main(argv(tmp_path, "--seeds", "0", "--set", f"{MODEL}.epochs=2",
+                            "--set", f"{MODEL}.lr=0.05"), Data().source()) == 0
+    record = store.read_record(store.record_path(tmp_path, "tiny", MODEL, 0))
+    assert record["config"]["epochs"] == 2 and record["config"]["lr"] == 0.05
+    default = tmp_path / "default"
+    runner.main(argv(default, "--seeds", "0"), Data().source())
+    assert store.read_record(store.record_path(default, "tiny", MODEL, 0))["config_hash"] \
+        != record["config_hash"]
 
 
 def test_bad_data_file_argument_is_a_usage_error(tmp_path, capsys):

@@ -101,6 +101,8 @@ class RunSpec:
     config: Any
     config_hash: str
     path: Path
+    overrides: dict[str, Any] = field(default_factory=dict)
+    """Config fields set from the command line (`--set`), recorded as `config_overrides`."""
 
 
 @dataclass
@@ -193,6 +195,7 @@ def run_one(spec: RunSpec, dataset: PreparedDataset, context: dict) -> Path:
         "protocol_version": PROTOCOL_VERSION,
         "config_class": type(spec.config).__qualname__,
         "config": spec.config,
+        "config_overrides": spec.overrides,
         "dataset_identity": context["identity"],
         "data_summary": dataset.summary,
         **evaluation,
@@ -228,15 +231,15 @@ def _plan_dataset(
     }
     runs = []
     for model in models:
+        overrides = options.overrides.get(model, {})
         try:
-            config = resolve_config(model, quick=options.quick,
-                                    overrides=options.overrides.get(model))
+            config = resolve_config(model, quick=options.quick, overrides=overrides)
         except ValueError as err:
             raise UsageError(str(err)) from None
         for seed in dict.fromkeys(options.seeds):
             runs.append(RunSpec(name, model, seed, config,
                                 config_hash(model, config, identity, seed, PROTOCOL_VERSION),
-                                record_path(options.results_dir, name, model, seed)))
+                                record_path(options.results_dir, name, model, seed), overrides))
     return identity, runs
 
 

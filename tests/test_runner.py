@@ -170,6 +170,9 @@ def test_set_overrides_a_config_field_and_is_recorded(tmp_path):
                             "--set", f"{MODEL}.lr=0.05"), Data().source()) == 0
     record = store.read_record(store.record_path(tmp_path, "tiny", MODEL, 0))
     assert record["config"]["epochs"] == 2 and record["config"]["lr"] == 0.05
+    assert record["config_overrides"] == {"epochs": 2, "lr": 0.05}
+    assert re.search(r"\| zz_tiny_template\s*\| 1 \(set\)\s*\|",
+                     (tmp_path / "tables" / "table1.md").read_text())
     default = tmp_path / "default"
     runner.main(argv(default, "--seeds", "0"), Data().source())
     assert store.read_record(store.record_path(default, "tiny", MODEL, 0))["config_hash"] \

@@ -39,6 +39,8 @@ class Group:
     records: tuple[dict, ...]
     quick: bool
     mixed_configs: bool
+    overridden: bool = False
+    """Some seed ran with config fields set from the command line (`--set`)."""
 
     def stat(self, metric: str) -> Stat:
         values = np.array([_as_float(r["metrics"].get(metric)) for r in self.records])
@@ -64,6 +66,7 @@ def group_records(records: list[dict]) -> dict[tuple[str, str], Group]:
             dataset, model, tuple(r["seed"] for r in rs), tuple(rs),
             quick=any(r.get("dataset_identity", {}).get("quick", False) for r in rs),
             mixed_configs=len(settings) > 1,
+            overridden=any(r.get("config_overrides") for r in rs),
         )
     return groups
 

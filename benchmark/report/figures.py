@@ -77,7 +77,8 @@ def iso_f1_figure(dataset: str, groups: list[Group]) -> plt.Figure:
         handles.append(Line2D([], [], linestyle="none", marker=marker, color=colour,
                               markersize=8,
                               label=f"{display_name(group.model)} (n={len(group.seeds)}"
-                                    f"{', quick' if group.quick else ''})"))
+                                    f"{', quick' if group.quick else ''}"
+                                    f"{', set' if group.overridden else ''})"))
     if skipped:
         log.warning("%s: no defined precision/recall for %s; left out of the figure", dataset,
                     ", ".join(skipped))

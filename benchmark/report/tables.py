@@ -240,6 +240,8 @@ def _seed_cell(group: Group | None) -> str:
     cell = str(len(group.seeds))
     if group.quick:
         cell += " (quick)"
+    if group.overridden:
+        cell += " (set)"
     if group.mixed_configs:
         cell += " †"
     return cell
@@ -254,6 +256,9 @@ def _flag_notes(groups) -> list[str]:
     if any(g.quick for g in groups):
         notes.append("(quick) = smoke-test runs (--quick: small data, short training); not "
                      "comparable with the paper.")
+    if any(g.overridden for g in groups):
+        notes.append("(set) = run with config fields changed by --set, not the model's defaults "
+                     "(see the records' config_overrides).")
     if any(g.mixed_configs for g in groups):
         notes.append("† = the seeds of this cell ran under different configs or data; rerun "
                      "them with one command.")

@@ -6,10 +6,12 @@ determinism for every model): deletion models score an emptied bag 0, and bag AU
 from __future__ import annotations
 
 import numpy as np
+import torch
 from sklearn.metrics import roc_auc_score
 
-from benchmark.data.bagset import NO_DROP, BagSet
-from benchmark.model_api import BagModel
+from benchmark.data.bagset import NO_DROP, BagSet, PreparedDataset
+from benchmark.model_api import BagModel, ModelContext
+from benchmark.registry import get_model
 
 
 def check_empty_bag(model: BagModel, bags: BagSet) -> None:
@@ -26,3 +28,10 @@ def check_empty_bag(model: BagModel, bags: BagSet) -> None:
 def bag_auc(model: BagModel, bags: BagSet) -> float:
     """Bag-level ROC-AUC of `model` on `bags`."""
     return float(roc_auc_score(bags.labels, model.score(bags).probabilities))
+
+
+def fit_on_tiny(name: str, config, data: PreparedDataset, seed: int = 0) -> BagModel:
+    """Model `name` with `config`, fitted on the train/val bags of `data` on the CPU."""
+    context = ModelContext(data.templates, seed=seed, device=torch.device("cpu"))
+    return get_model(name, config, context).fit(data.splits["train"].bags,
+                                                data.splits["val"].bags)

@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-from baseline_checks import bag_auc, check_empty_bag
+from baseline_checks import bag_auc, check_empty_bag, fit_on_tiny
 
 from baselines.logformer import (
     CLS,
@@ -18,8 +18,7 @@ from baselines.logformer import (
     masked_token_loss,
     pretrain_token_encoder,
 )
-from benchmark.model_api import ModelContext
-from benchmark.registry import get_model, resolve_config
+from benchmark.registry import resolve_config
 
 SMALL = {"dim": 32, "heads": 2, "ff_dim": 64, "epochs": 25, "patience": 25, "batch_size": 16,
          "mlm_epochs": 20, "dropout": 0.0}
@@ -30,10 +29,7 @@ def fitted():
     from conftest import make_tiny_dataset
 
     data = make_tiny_dataset()
-    context = ModelContext(data.templates, seed=0, device=torch.device("cpu"))
-    model = get_model("logformer", resolve_config("logformer", overrides=SMALL), context)
-    model.fit(data.splits["train"].bags, data.splits["val"].bags)
-    return data, model
+    return data, fit_on_tiny("logformer", resolve_config("logformer", overrides=SMALL), data)
 
 
 def test_vocabulary_marks_unseen_tokens_unknown():
@@ -94,11 +90,8 @@ def test_learns_planted_task(fitted):
 
 def test_same_seed_same_scores(fitted):
     data, model = fitted
-    context = ModelContext(data.templates, seed=0, device=torch.device("cpu"))
     config = dataclasses.replace(model.config, epochs=2, mlm_epochs=2)
-    runs = [get_model("logformer", config, context).fit(data.splits["train"].bags,
-                                                        data.splits["val"].bags)
-            for _ in range(2)]
+    runs = [fit_on_tiny("logformer", config, data) for _ in range(2)]
     a, b = (m.score(data.splits["test"].bags) for m in runs)
     np.testing.assert_array_equal(a.probabilities, b.probabilities)
     np.testing.assert_array_equal(a.instance_scores, b.instance_scores)

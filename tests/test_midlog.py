@@ -5,11 +5,10 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-from baseline_checks import bag_auc, check_empty_bag
+from baseline_checks import bag_auc, check_empty_bag, fit_on_tiny
 
 from baselines.midlog import GatedAttention, MIDLogConfig, PatchMixer
 from benchmark.data.bagset import BagSet
-from benchmark.model_api import ModelContext
 from benchmark.registry import get_model, resolve_config
 
 SMALL = {"hidden": 32, "token_hidden": 64, "channel_hidden": 64, "attention_hidden": 32,
@@ -21,10 +20,7 @@ def fitted():
     from conftest import make_tiny_dataset
 
     data = make_tiny_dataset()
-    context = ModelContext(data.templates, seed=0, device=torch.device("cpu"))
-    model = get_model("midlog", resolve_config("midlog", overrides=SMALL), context)
-    model.fit(data.splits["train"].bags, data.splits["val"].bags)
-    return data, model
+    return data, fit_on_tiny("midlog", resolve_config("midlog", overrides=SMALL), data)
 
 
 def test_patchmixer_keeps_shape_and_ignores_padding():
@@ -95,11 +91,8 @@ def test_instance_scores_favour_planted_lines(fitted):
 
 def test_same_seed_same_scores(fitted):
     data, model = fitted
-    context = ModelContext(data.templates, seed=0, device=torch.device("cpu"))
     config = dataclasses.replace(model.config, epochs=2)
-    runs = [get_model("midlog", config, context).fit(data.splits["train"].bags,
-                                                     data.splits["val"].bags)
-            for _ in range(2)]
+    runs = [fit_on_tiny("midlog", config, data) for _ in range(2)]
     a, b = (m.score(data.splits["test"].bags) for m in runs)
     np.testing.assert_array_equal(a.probabilities, b.probabilities)
     np.testing.assert_array_equal(a.instance_scores, b.instance_scores)

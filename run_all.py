@@ -2,7 +2,7 @@
 
 import sys
 
-from benchmark.runner import main
+from benchmark.cli import run_all_main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_all_main())

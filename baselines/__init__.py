@@ -1,3 +1,8 @@
-"""Baseline reimplementations; importing this package registers them."""
+"""Baseline reimplementations; `benchmark.registry` discovers every module here.
 
-from baselines import deeplog, loganomaly, logbert, logformer, midlog  # noqa: F401
+A namespace portion: a `baselines/` directory elsewhere on sys.path contributes its modules too.
+"""
+
+from pkgutil import extend_path
+
+__path__ = extend_path(__path__, __name__)

@@ -1,14 +1,5 @@
-"""logmilp-bench: data pipeline, model registry, trainer, protocol, run store and report."""
+"""logmilp-bench: data pipeline, model registry, trainer, protocol, run store and report.
 
-from benchmark.model_api import BagModel, BagScores, ModelContext
-from benchmark.registry import get_model, list_models, register_model, resolve_config
-
-__all__ = [
-    "BagModel",
-    "BagScores",
-    "ModelContext",
-    "get_model",
-    "list_models",
-    "register_model",
-    "resolve_config",
-]
+Importing the package imports nothing heavy: torch, gensim and drain3 load only in the modules
+that train models or prepare data, so `--report-only` and card reading stay light.
+"""

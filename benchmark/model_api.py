@@ -1,4 +1,4 @@
-"""The one interface every model implements (SPEC §3).
+"""The one interface every model implements.
 
 A model is built from a typed config dataclass and a `ModelContext`, learns from bag labels only
 in `fit(train, val)`, and returns `BagScores` from `score(bags, drop)`. Convention everywhere:
@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import torch
 
 from benchmark.data.bagset import BagSet, TemplateTable
+
+if TYPE_CHECKING:  # torch is imported by the models that need it, not by the report
+    import torch
 
 
 @dataclass(frozen=True)

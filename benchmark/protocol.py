@@ -73,7 +73,7 @@ def evaluate(model: BagModel, splits: dict[str, EvalSplit]) -> dict:
     real = np.arange(width)[None, :] < test.bags.lengths[:, None]
     metrics.update(_instance_metrics(model, test.bags, test_scores, line_labels, real, positive))
     if len(positive) == 0:
-        notes.append(f"loc@{LOC_K}, sr undefined: no ground-truth positive test bag")
+        notes.append(f"{loc_key()}, sr undefined: no ground-truth positive test bag")
 
     for note in notes:
         log.info("%s: %s", getattr(model, "name", type(model).__name__), note)
@@ -103,21 +103,27 @@ def _instance_metrics(
     positive: np.ndarray,
 ) -> dict[str, float]:
     """Loc@k and SR over the ground-truth positive bags `positive` (indices into `test`)."""
-    metrics = {f"loc@{LOC_K}": loc_at_k(scores.instance_scores[positive], line_labels[positive],
+    metrics = {loc_key(): loc_at_k(scores.instance_scores[positive], line_labels[positive],
                                         k=LOC_K, mask=real[positive])}
     deltas = (SR_DELTA, *SR_EXTRA_DELTAS)
     if len(positive) == 0:
-        metrics.update({_sr_key(d): float("nan") for d in deltas})
+        metrics.update({sr_key(d): float("nan") for d in deltas})
         return metrics
     masked = np.where(real[positive], scores.instance_scores[positive], -np.inf)
     key = masked.argmax(axis=1).astype(np.int64)
     p_orig = scores.probabilities[positive]
     p_pert = _checked_scores(model, test.subset(positive), drop=key).probabilities
-    metrics.update({_sr_key(d): success_rate(p_orig, p_pert, d) for d in deltas})
+    metrics.update({sr_key(d): success_rate(p_orig, p_pert, d) for d in deltas})
     return metrics
 
 
-def _sr_key(delta: float) -> str:
+def loc_key(k: int = LOC_K) -> str:
+    """The metric key of Loc@k in records (`loc@3`)."""
+    return f"loc@{k}"
+
+
+def sr_key(delta: float = SR_DELTA) -> str:
+    """The metric key of SR at δ in records: `sr` for the headline δ, else `sr@δ`."""
     return "sr" if delta == SR_DELTA else f"sr@{delta:g}"
 
 

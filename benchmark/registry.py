@@ -1,27 +1,37 @@
-"""Model registry: `@register_model("name")`, `get_model`, `list_models` (timm style)."""
+"""Model registry: `@register_model("name")`, `get_model`, `list_models` (timm style).
+
+Models are discovered, not listed: every module of the model packages (`models`, `baselines`) is
+imported on first use, and each `@register_model` in it adds its class. The packages are namespace
+packages extended over `sys.path` (`pkgutil.extend_path`), so a directory `baselines/` elsewhere on
+the path (a lab's own models, a test's temporary package) contributes its modules too, in the
+driver and in every joblib / Dask worker alike. Adding a model = one new file.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import fnmatch
 import importlib
+import pkgutil
+import sys
 from typing import Any
 
+from benchmark.configs import ConfigError, build_config
 from benchmark.model_api import BagModel, ModelContext
 
 _MODELS: dict[str, type[BagModel]] = {}
-_BUILTIN_PACKAGES = ("models", "baselines")
+MODEL_PACKAGES = ("models", "baselines")
 
 
 def register_model(name: str):
     """Class decorator adding a BagModel subclass under `name`; a duplicate name raises."""
 
     def add(cls: type[BagModel]) -> type[BagModel]:
+        if not (isinstance(cls, type) and issubclass(cls, BagModel)):
+            raise TypeError(f"@register_model({name!r}) needs a BagModel subclass, got {cls!r}")
         if name in _MODELS:
             owner = _MODELS[name].__qualname__
             raise ValueError(f"model {name!r} is already registered by {owner}")
-        if not (isinstance(cls, type) and issubclass(cls, BagModel)):
-            raise TypeError(f"@register_model({name!r}) needs a BagModel subclass, got {cls!r}")
         if not dataclasses.is_dataclass(getattr(cls, "config_class", None)):
             raise TypeError(f"{cls.__qualname__}.config_class must be a dataclass")
         cls.name = name
@@ -31,14 +41,19 @@ def register_model(name: str):
     return add
 
 
-def load_builtin_models() -> None:
-    """Import the packages whose modules register the built-in models."""
-    for package in _BUILTIN_PACKAGES:
-        importlib.import_module(package)
+def discover_models() -> None:
+    """Import every module of the model packages (and their portions elsewhere on sys.path)."""
+    for package_name in MODEL_PACKAGES:
+        package = importlib.import_module(package_name)
+        package.__path__ = pkgutil.extend_path(list(package.__path__), package_name)
+        for module in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+            full = f"{package_name}.{module.name}"
+            if full not in sys.modules and not module.name.startswith("_"):
+                importlib.import_module(full)
 
 
 def model_class(name: str) -> type[BagModel]:
-    load_builtin_models()
+    discover_models()
     try:
         return _MODELS[name]
     except KeyError:
@@ -48,7 +63,7 @@ def model_class(name: str) -> type[BagModel]:
 
 def list_models(pattern: str = "*") -> list[str]:
     """Registered model names matching a shell-style pattern, sorted."""
-    load_builtin_models()
+    discover_models()
     return sorted(n for n in _MODELS if fnmatch.fnmatchcase(n, pattern))
 
 
@@ -59,15 +74,14 @@ def describe_model(name: str) -> str:
 
 
 def resolve_config(name: str, quick: bool = False, overrides: dict[str, Any] | None = None) -> Any:
-    """The model's config: defaults, then its quick overrides (if quick), then `overrides`."""
+    """The model's config: defaults, then its quick overrides (if quick), then `overrides`.
+
+    Every value is coerced to its field's type and range-checked (ConfigError names the field).
+    """
     cls = model_class(name)
-    config = cls.config_class()
     changes = dict(cls.quick_overrides) if quick else {}
     changes.update(overrides or {})
-    unknown = set(changes) - {f.name for f in dataclasses.fields(config)}
-    if unknown:
-        raise ValueError(f"unknown config field(s) for {name}: {', '.join(sorted(unknown))}")
-    return dataclasses.replace(config, **changes)
+    return build_config(cls.config_class, changes, owner=name)
 
 
 def get_model(name: str, config: Any, context: ModelContext) -> BagModel:
@@ -77,3 +91,7 @@ def get_model(name: str, config: Any, context: ModelContext) -> BagModel:
         expected, got = cls.config_class.__name__, type(config).__name__
         raise TypeError(f"{name} expects a {expected}, got {got}")
     return cls(config, context)
+
+
+__all__ = ["ConfigError", "describe_model", "discover_models", "get_model", "list_models",
+           "model_class", "register_model", "resolve_config"]

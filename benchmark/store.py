@@ -1,18 +1,18 @@
-"""Run records: one JSON file per (dataset, model, seed), hashed and written atomically (SPEC §5).
+"""Run records on disk: one verified JSON file per (dataset, model, seed), written atomically.
 
-Layout: `<results_dir>/runs/<dataset>/<model>/seed<k>.json`. A record holds the full resolved
-config and `config_hash` = sha256 of the canonical JSON of (model, config, dataset identity, seed,
-protocol version); a run whose record carries the same hash is finished and is skipped.
-NaN metrics are stored as JSON null and read back as NaN.
+Layout: `<results_dir>/runs/<dataset>/<model>/seed<k>.json` (a `RunRecord`). `config_hash` =
+sha256 of the canonical JSON of (model, config, dataset identity, seed, protocol version); a run
+whose record verifies and carries the same hash is finished and is skipped. A record that fails
+verification (unreadable, other schema, checksum, types, or not the run its path names) is logged,
+renamed `*.bad` (quarantined) and treated as missing, so its run is redone and the report never
+shows it. Temp files left by a killed write are removed by `clean_stale_temp`. No torch import.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import logging
-import math
 import os
 import subprocess
 import tempfile
@@ -20,11 +20,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from benchmark.records import BadRecord, RunRecord, plain
+
 log = logging.getLogger(__name__)
 
 LIBRARIES = {"torch": "torch", "numpy": "numpy", "sklearn": "scikit-learn",
              "drain3": "drain3", "gensim": "gensim"}
 _REPO_ROOT = Path(__file__).resolve().parents[1]
+_TEMP_GLOB = ".seed*.json.*.tmp"
 
 
 def record_path(results_dir: Path, dataset: str, model: str, seed: int) -> Path:
@@ -34,7 +37,7 @@ def record_path(results_dir: Path, dataset: str, model: str, seed: int) -> Path:
 
 def canonical_json(obj: Any) -> str:
     """Key-sorted, whitespace-free JSON (dataclasses and paths converted), for hashing."""
-    return json.dumps(_plain(obj), sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return json.dumps(plain(obj), sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 def config_hash(
@@ -47,20 +50,19 @@ def config_hash(
 
 
 def is_finished(path: Path, expected_hash: str) -> bool:
-    """True when `path` holds a readable record with `config_hash == expected_hash`."""
+    """True when `path` holds a verified record with `config_hash == expected_hash`."""
     record = read_record(path)
-    return record is not None and record.get("config_hash") == expected_hash
+    return record is not None and record.config_hash == expected_hash
 
 
-def write_record(path: Path, record: dict) -> None:
-    """Write `record` as JSON atomically: a temp file in the same directory, then os.replace."""
+def write_record(path: Path, record: RunRecord) -> None:
+    """Write `record` atomically: a temp file in the same directory, fsync, then os.replace."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(_plain(record), indent=2, sort_keys=False, allow_nan=False)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
+            f.write(record.to_json())
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -69,34 +71,69 @@ def write_record(path: Path, record: dict) -> None:
         raise
 
 
-def read_record(path: Path) -> dict | None:
-    """The record at `path` (nulls in metrics → NaN), or None if missing or unreadable."""
+def read_record(path: Path) -> RunRecord | None:
+    """The verified record at `path`, or None when missing; a bad record is quarantined."""
+    path = Path(path)
     try:
-        record = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = path.read_bytes()
     except FileNotFoundError:
         return None
-    except (OSError, json.JSONDecodeError) as err:
-        log.warning("ignoring unreadable run record %s: %s", path, err)
+    except OSError as err:
+        log.warning("cannot read run record %s: %s", path, err)
         return None
-    if not isinstance(record, dict):
-        log.warning("ignoring run record %s: not a JSON object", path)
+    try:
+        record = RunRecord.from_json(data.decode("utf-8"))
+        _check_location(record, path)
+    except (UnicodeDecodeError, BadRecord) as err:
+        reason = f"not UTF-8 ({err.reason})" if isinstance(err, UnicodeDecodeError) else str(err)
+        quarantine(path, reason)
         return None
-    metrics = record.get("metrics")
-    if isinstance(metrics, dict):
-        record["metrics"] = {k: math.nan if v is None else v for k, v in metrics.items()}
     return record
 
 
-def load_records(results_dir: Path) -> list[dict]:
-    """Every readable record under `<results_dir>/runs`, sorted by (dataset, model, seed)."""
-    records = []
-    for path in sorted((Path(results_dir) / "runs").glob("*/*/seed*.json")):
-        record = read_record(path)
-        if record is not None and {"dataset", "model", "seed", "metrics"} <= record.keys():
-            records.append(record)
-        elif record is not None:
-            log.warning("ignoring run record %s: missing dataset/model/seed/metrics", path)
-    return sorted(records, key=lambda r: (r["dataset"], r["model"], r["seed"]))
+def load_records(results_dir: Path) -> list[RunRecord]:
+    """Every verified record under `<results_dir>/runs`, sorted by (dataset, model, seed)."""
+    records = [r for p in sorted((Path(results_dir) / "runs").glob("*/*/seed*.json"))
+               if (r := read_record(p)) is not None]
+    return sorted(records, key=lambda r: (r.dataset, r.model, r.seed))
+
+
+def quarantine(path: Path, reason: str) -> Path:
+    """Rename a bad record to `<name>.bad` (numbered if taken), log why; returns the new path."""
+    target = path.with_name(path.name + ".bad")
+    n = 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}.bad{n}")
+    try:
+        path.rename(target)
+    except OSError as err:
+        log.warning("bad run record %s (%s); could not quarantine it: %s", path, reason, err)
+        return path
+    log.warning("bad run record %s: %s; moved to %s, the run will be redone", path, reason,
+                target.name)
+    return target
+
+
+def clean_stale_temp(results_dir: Path) -> int:
+    """Remove temp files left by record writes that were killed; returns how many."""
+    stale = list((Path(results_dir) / "runs").glob(f"*/*/{_TEMP_GLOB}"))
+    for tmp in stale:
+        tmp.unlink(missing_ok=True)
+    if stale:
+        log.info("removed %d stale temp file(s) of interrupted record writes", len(stale))
+    return len(stale)
+
+
+def check_writable(results_dir: Path) -> None:
+    """Raise OSError (with the reason) unless `results_dir` can be created and written."""
+    results_dir = Path(results_dir)
+    if results_dir.exists() and not results_dir.is_dir():
+        raise NotADirectoryError(f"{results_dir} is not a directory")
+    results_dir.mkdir(parents=True, exist_ok=True)
+    fd, probe = tempfile.mkstemp(prefix=".write-check.", dir=results_dir)
+    os.close(fd)
+    os.unlink(probe)
 
 
 def library_versions() -> dict[str, str | None]:
@@ -125,20 +162,8 @@ def git_commit() -> str | None:
     return f"{commit}-dirty" if dirty else commit
 
 
-def _plain(obj: Any) -> Any:
-    """JSON-able copy: dataclasses → dicts, tuples → lists, paths → str, NaN/inf → None."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return _plain(dataclasses.asdict(obj))
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if hasattr(obj, "item") and callable(obj.item):  # numpy scalars
-        return _plain(obj.item())
-    if obj is None or isinstance(obj, str | int | bool):
-        return obj
-    raise TypeError(f"cannot store {type(obj).__name__} in a run record")
+def _check_location(record: RunRecord, path: Path) -> None:
+    expected = (path.parent.parent.name, path.parent.name, path.name)
+    actual = (record.dataset, record.model, f"seed{record.seed}.json")
+    if expected != actual:
+        raise BadRecord(f"holds {'/'.join(actual)}, not the run its path names")

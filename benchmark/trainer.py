@@ -20,6 +20,7 @@ from torch import nn
 from torch.utils.data import WeightedRandomSampler
 from tqdm.auto import tqdm
 
+from benchmark.configs import non_negative, positive
 from benchmark.data.bagset import BagSet
 from benchmark.model_api import ModelContext
 
@@ -38,13 +39,13 @@ class TrainSettings:
     steps_per_epoch: batches per epoch (None = ceil(len(train) / batch_size)).
     """
 
-    epochs: int = 30
-    batch_size: int = 64
-    lr: float = 1e-3
-    weight_decay: float = 1e-2
-    patience: int = 5
-    grad_clip: float = 1.0
-    steps_per_epoch: int | None = None
+    epochs: int = positive(30)
+    batch_size: int = positive(64)
+    lr: float = positive(1e-3)
+    weight_decay: float = non_negative(1e-2)
+    patience: int = positive(5)
+    grad_clip: float = positive(1.0)
+    steps_per_epoch: int | None = positive(None)
 
 
 @dataclass(frozen=True)

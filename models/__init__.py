@@ -1,3 +1,8 @@
-"""LogMILP (the paper's model) and its ablation; importing this package registers them."""
+"""LogMILP (the paper's model) and its ablation; `benchmark.registry` discovers every module here.
 
-from models import logmilp  # noqa: F401  (registers logmilp, logmilp_nocon)
+A namespace portion: a `models/` directory elsewhere on sys.path contributes its modules too.
+"""
+
+from pkgutil import extend_path
+
+__path__ = extend_path(__path__, __name__)

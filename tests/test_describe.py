@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from data_samples import write_bgl_log
 
-from benchmark.__main__ import main
+from benchmark.cli import benchmark_main as main
 from benchmark.data import pipeline
 
 LOGHUB = Path(__file__).resolve().parents[2] / "shared" / "data" / "loghub-2k"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import io
 import socket
@@ -14,7 +13,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from benchmark.data import cards, download
+from benchmark.cli import benchmark_main
+from benchmark.data import cards
 from benchmark.data.cards import SourceSpec
 from benchmark.data.download import fetch_source
 from benchmark.data.errors import DataError
@@ -144,9 +144,7 @@ def test_no_md5_downloads_and_warns_with_the_computed_hash(server, tmp_path: Pat
 
 
 def _cli(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser()
-    download.add_arguments(parser)
-    return download.run(parser.parse_args(argv))
+    return benchmark_main(["download", *argv])
 
 
 def test_cli_downloads_reports_errors_and_skips_synthetic(server, tmp_path: Path, monkeypatch,

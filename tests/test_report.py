@@ -8,6 +8,7 @@ import re
 
 import numpy as np
 import pytest
+from records_factory import make_record
 
 from benchmark import store
 from benchmark.report.build import build_report
@@ -17,21 +18,15 @@ from benchmark.report.tables import build_tables, to_markdown
 F1_SEEDS = (0.90, 0.92, 0.94)
 
 
-def record(dataset, model, seed, quick=False, **metrics) -> dict:
-    base = {"auc": 0.95, "precision": 0.9, "recall": 0.8, "f1": 0.85, "loc@3": 0.5, "sr": 0.7,
-            "sr@0.05": 0.8, "sr@0.2": 0.6}
-    return {"dataset": dataset, "model": model, "seed": seed, "config": {"lr": 0.001},
-            "dataset_identity": {"name": dataset, "quick": quick}, "protocol_version": 1,
-            "metrics": {**base, **metrics}}
 
 
 @pytest.fixture
-def records() -> list[dict]:
-    rs = [record("bgl", "logmilp", s, f1=f, sr=0.9) for s, f in enumerate(F1_SEEDS)]
-    rs += [record("bgl", "logmilp_nocon", s, f1=0.88, sr=0.1) for s in range(3)]
-    rs += [record("bgl", "deeplog", 0, auc=math.nan)]
-    rs += [record("synthetic", "midlog", s, quick=True) for s in range(2)]
-    rs += [record("synthetic", "zz_other", 0)]
+def records() -> list:
+    rs = [make_record("bgl", "logmilp", s, f1=f, sr=0.9) for s, f in enumerate(F1_SEEDS)]
+    rs += [make_record("bgl", "logmilp_nocon", s, f1=0.88, sr=0.1) for s in range(3)]
+    rs += [make_record("bgl", "deeplog", 0, auc=math.nan)]
+    rs += [make_record("synthetic", "midlog", s, quick=True) for s in range(2)]
+    rs += [make_record("synthetic", "zz_other", 0)]
     return rs
 
 
@@ -48,12 +43,12 @@ def tidy(table, **where) -> dict:
 
 def test_paper_numbers_are_the_published_ones():
     assert paper_tables()["table1_bag_level"]["bgl"]["LogMILP"][3] == 0.9342
-    assert paper_value("bgl", "logmilp", "f1").std == 0.0101
-    assert paper_value("spirit", "logbert", "sr").mean == 0.5953
-    assert paper_value("zookeeper", "logmilp_nocon", "loc@3").mean == 0.8722
-    assert paper_value("bgl", "logmilp_nocon", "auc") is None
-    assert paper_value("bgl", "deeplog", "loc@3") is None  # not in Table II
-    assert paper_value("synthetic", "logmilp", "f1") is None
+    assert paper_value("bgl", "LogMILP", "f1").std == 0.0101
+    assert paper_value("spirit", "LogBERT", "sr").mean == 0.5953
+    assert paper_value("zookeeper", "LogMILP w/o consistency", "loc@3").mean == 0.8722
+    assert paper_value("bgl", "LogMILP w/o consistency", "auc") is None
+    assert paper_value("bgl", "DeepLog", "loc@3") is None  # not in Table II
+    assert paper_value("synthetic", "LogMILP", "f1") is None
     assert paper_delta("bgl", "sr") == 0.9271
 
 
@@ -102,7 +97,7 @@ def test_table3_delta_is_full_minus_without(records):
 
 def test_report_files_exist_and_parse(tmp_path, records):
     for r in records:
-        store.write_record(store.record_path(tmp_path, r["dataset"], r["model"], r["seed"]), r)
+        store.write_record(store.record_path(tmp_path, r.dataset, r.model, r.seed), r)
     paths = build_report(tmp_path)
     names = {p.name for p in paths}
     for n in (1, 2, 3):

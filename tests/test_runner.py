@@ -11,7 +11,7 @@ import pytest
 import tiny_template_model
 from conftest import make_tiny_dataset
 
-from benchmark import runner, store
+from benchmark import cli, grid, store
 from benchmark.data.bagset import BagSet
 from benchmark.data.errors import DataError
 
@@ -39,13 +39,13 @@ class Data:
         self.prepared += 1
         return make_tiny_dataset(bags_per_split=24)
 
-    def settings(self, name):
+    def identity(self, name, **kwargs):
         if name != "tiny":
             raise DataError(f"unknown dataset {name!r}; known datasets: tiny")
         return {"card": "tiny"}
 
-    def source(self) -> runner.DataSource:
-        return runner.DataSource(prepare=self.prepare, settings=self.settings)
+    def source(self) -> grid.DataSource:
+        return grid.DataSource(prepare=self.prepare, identity=self.identity)
 
 
 def argv(results: Path, *extra: str) -> list[str]:
@@ -55,7 +55,7 @@ def argv(results: Path, *extra: str) -> list[str]:
 
 def test_end_to_end_records_then_skip(tmp_path, capsys):
     data = Data()
-    assert runner.main(argv(tmp_path), data.source()) == 0
+    assert cli.run_all_main(argv(tmp_path), data.source()) == 0
     assert data.prepared == 1
     for seed in (0, 1):
         record = json.loads(store.record_path(tmp_path, "tiny", MODEL, seed).read_text())
@@ -66,8 +66,10 @@ def test_end_to_end_records_then_skip(tmp_path, capsys):
         assert record["config"]["epochs"] == 10 and len(record["config_hash"]) == 64
         assert record["threshold"]["rule"] == "max-val-f1"
         assert set(record["timings"]) == {"prepare_seconds", "fit_seconds", "evaluate_seconds"}
-        assert record["device"] == "cpu" and "torch" in record["libraries"]
-        assert record["pr_curve"]["precision"] and "git_commit" in record
+        assert record["environment"]["device"] == "cpu"
+        assert "torch" in record["environment"]["libraries"]
+        assert record["pr_curve"]["precision"] and "git_commit" in record["environment"]
+        assert record["history"]["best_epoch"] >= 1 and record["schema_version"] == 2
     for n in (1, 2, 3):
         assert (tmp_path / "tables" / f"table{n}.md").exists()
     assert (tmp_path / "figures" / "iso_f1_tiny.png").exists()
@@ -75,24 +77,24 @@ def test_end_to_end_records_then_skip(tmp_path, capsys):
 
     start = time.perf_counter()
     again = Data()
-    assert runner.main(argv(tmp_path), again.source()) == 0
+    assert cli.run_all_main(argv(tmp_path), again.source()) == 0
     assert again.prepared == 0 and time.perf_counter() - start < 20
     assert "0 finished, 2 already recorded" in capsys.readouterr().out
 
 
 def test_same_seed_same_numbers(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
-    runner.main(argv(a, "--seeds", "1"), Data().source())
-    runner.main(argv(b, "--seeds", "1"), Data().source())
+    cli.run_all_main(argv(a, "--seeds", "1"), Data().source())
+    cli.run_all_main(argv(b, "--seeds", "1"), Data().source())
     ra, rb = (store.read_record(store.record_path(d, "tiny", MODEL, 1)) for d in (a, b))
-    assert ra["metrics"] == rb["metrics"] and ra["config_hash"] == rb["config_hash"]
+    assert ra.metrics == rb.metrics and ra.config_hash == rb.config_hash
 
 
 def test_report_only_rebuilds_without_data_or_training(tmp_path):
-    runner.main(argv(tmp_path, "--seeds", "0"), Data().source())
+    cli.run_all_main(argv(tmp_path, "--seeds", "0"), Data().source())
     table = tmp_path / "tables" / "table1.md"
     table.unlink()
-    assert runner.main(["--report-only", "--results-dir", str(tmp_path)],
+    assert cli.run_all_main(["--report-only", "--results-dir", str(tmp_path)],
                        Data(fail=True).source()) == 0
     assert table.exists() and re.search(r"\| zz_tiny_template\s*\| 1\s*\|", table.read_text())
 
@@ -108,14 +110,14 @@ def test_interrupted_grid_resumes(tmp_path, monkeypatch, capsys):
         return real_fit(self, train, val)
 
     monkeypatch.setattr(tiny_template_model.TinyTemplateModel, "fit", fit_then_interrupt)
-    assert runner.main(argv(tmp_path), Data().source()) == 130
+    assert cli.run_all_main(argv(tmp_path), Data().source()) == 130
     assert "rerun the same command to resume" in capsys.readouterr().err
     assert store.record_path(tmp_path, "tiny", MODEL, 0).exists()
     assert not store.record_path(tmp_path, "tiny", MODEL, 1).exists()
     assert (tmp_path / "tables" / "table1.md").exists()  # report rebuilt anyway
 
     monkeypatch.setattr(tiny_template_model.TinyTemplateModel, "fit", real_fit)
-    assert runner.main(argv(tmp_path), Data().source()) == 0
+    assert cli.run_all_main(argv(tmp_path), Data().source()) == 0
     assert "1 finished, 1 already recorded" in capsys.readouterr().out
     assert store.record_path(tmp_path, "tiny", MODEL, 1).exists()
 
@@ -129,7 +131,7 @@ def test_fit_gets_bag_sets_only(tmp_path, monkeypatch):
         return real_fit(self, train, val)
 
     monkeypatch.setattr(tiny_template_model.TinyTemplateModel, "fit", spy)
-    runner.main(argv(tmp_path, "--seeds", "0"), Data().source())
+    cli.run_all_main(argv(tmp_path, "--seeds", "0"), Data().source())
     assert seen == [(BagSet, BagSet)]
 
 
@@ -142,7 +144,7 @@ def test_a_failing_run_is_reported_and_the_grid_goes_on(tmp_path, monkeypatch, c
         return real_fit(self, train, val)
 
     monkeypatch.setattr(tiny_template_model.TinyTemplateModel, "fit", fail_seed0)
-    assert runner.main(argv(tmp_path), Data().source()) == 1
+    assert cli.run_all_main(argv(tmp_path), Data().source()) == 1
     assert "failed: tiny/zz_tiny_template/seed0: RuntimeError: loss became nan" in \
         capsys.readouterr().err
     assert store.record_path(tmp_path, "tiny", MODEL, 1).exists()
@@ -155,43 +157,74 @@ def test_a_failing_run_is_reported_and_the_grid_goes_on(tmp_path, monkeypatch, c
     (["--data-file", "other=/x.log"], "error: --data-file names dataset(s) not in --datasets"),
     (["--jobs", "0"], "error: --jobs must be ≥ 1"),
     (["--set", "deeplog.epochs=3"], "error: --set names model(s) not in this run: deeplog"),
-    (["--set", f"{MODEL}.depth=3"], "error: unknown config field(s) for zz_tiny_template: depth"),
+    (["--set", f"{MODEL}.depth=3"], "error: --set: unknown config field(s) for zz_tiny_template: "
+                                    "depth"),
+    (["--set", f"{MODEL}.epochs=abc"], f"{MODEL}.epochs must be an integer, got 'abc'"),
+    (["--set", f"{MODEL}.epochs=1.5"], f"{MODEL}.epochs must be an integer, got 1.5"),
+    (["--set", f"{MODEL}.epochs=-1"], f"{MODEL}.epochs must be > 0, got -1"),
+    (["--set", f"{MODEL}.epochs=0"], f"{MODEL}.epochs must be > 0, got 0"),
+    (["--set", f"{MODEL}.batch_size=0"], f"{MODEL}.batch_size must be > 0, got 0"),
+    (["--set", f"{MODEL}.lr=0"], f"{MODEL}.lr must be > 0, got 0"),
+    (["--set", f"{MODEL}.lr=fast"], f"{MODEL}.lr must be a finite number, got 'fast'"),
+    (["--seeds", "-1"], "error: --seeds must lie in 0..4294967295, got -1"),
+    (["--seeds", "4294967296"], "error: --seeds must lie in 0..4294967295, got 4294967296"),
 ])
 def test_user_errors_exit_2_without_traceback(tmp_path, capsys, extra, message):
     data = Data()
-    assert runner.main(argv(tmp_path, *extra), data.source()) == 2
+    assert cli.run_all_main(argv(tmp_path, *extra), data.source()) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert data.prepared == 0
 
 
+def test_results_dir_that_is_a_file_or_read_only_fails_before_data(tmp_path, capsys):
+    data = Data()
+    as_file = tmp_path / "file"
+    as_file.write_text("x")
+    assert cli.run_all_main(argv(as_file), data.source()) == 2
+    assert "--results-dir" in capsys.readouterr().err and data.prepared == 0
+    assert cli.run_all_main(["--report-only", "--results-dir", str(tmp_path / "none")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_integral_float_and_int_hash_alike(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    cli.run_all_main(argv(a, "--seeds", "0", "--set", f"{MODEL}.epochs=3"), Data().source())
+    cli.run_all_main(argv(b, "--seeds", "0", "--set", f"{MODEL}.epochs=3e0"), Data().source())
+    ra, rb = (store.read_record(store.record_path(d, "tiny", MODEL, 0)) for d in (a, b))
+    assert ra.config_hash == rb.config_hash and rb.config["epochs"] == 3
+
+
 def test_set_overrides_a_config_field_and_is_recorded(tmp_path):
-    assert runner.main(argv(tmp_path, "--seeds", "0", "--set", f"{MODEL}.epochs=2",
+    assert cli.run_all_main(argv(tmp_path, "--seeds", "0", "--set", f"{MODEL}.epochs=2",
                             "--set", f"{MODEL}.lr=0.05"), Data().source()) == 0
     record = store.read_record(store.record_path(tmp_path, "tiny", MODEL, 0))
-    assert record["config"]["epochs"] == 2 and record["config"]["lr"] == 0.05
-    assert record["config_overrides"] == {"epochs": 2, "lr": 0.05}
+    assert record.config["epochs"] == 2 and record.config["lr"] == 0.05
+    assert record.config_overrides == {"epochs": 2, "lr": 0.05}
     assert re.search(r"\| zz_tiny_template\s*\| 1 \(set\)\s*\|",
                      (tmp_path / "tables" / "table1.md").read_text())
     default = tmp_path / "default"
-    runner.main(argv(default, "--seeds", "0"), Data().source())
-    assert store.read_record(store.record_path(default, "tiny", MODEL, 0))["config_hash"] \
-        != record["config_hash"]
+    cli.run_all_main(argv(default, "--seeds", "0"), Data().source())
+    assert store.read_record(store.record_path(default, "tiny", MODEL, 0)).config_hash \
+        != record.config_hash
 
 
 def test_bad_data_file_argument_is_a_usage_error(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        runner.main(argv(tmp_path, "--data-file", "no-equals-sign"), Data().source())
+        cli.run_all_main(argv(tmp_path, "--data-file", "=x.log"), Data().source())
     assert exit_info.value.code == 2
-    assert "expected NAME=PATH" in capsys.readouterr().err
+    assert "expected NAME=PATH or PATH" in capsys.readouterr().err
+    # a bare PATH names the only dataset of the run
+    assert cli.run_all_main(argv(tmp_path, "--data-file", "no-such.log"), Data().source()) == 2
+    assert "error: no-such.log: data file for tiny not found" in capsys.readouterr().err
 
 
 def test_data_error_during_preparation_exits_2(tmp_path, capsys):
     def broken(name, **kwargs):
         raise DataError("datasets/raw/tiny.log:17: line does not match the format")
 
-    source = runner.DataSource(prepare=broken, settings=lambda name: {})
-    assert runner.main(argv(tmp_path), source) == 2
+    source = grid.DataSource(prepare=broken, identity=lambda name, **kw: {})
+    assert cli.run_all_main(argv(tmp_path), source) == 2
     assert "error: datasets/raw/tiny.log:17" in capsys.readouterr().err
 
 
@@ -201,12 +234,12 @@ def test_parallel_jobs_match_serial(tmp_path, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", str(TESTS_DIR))
     monkeypatch.setenv(tiny_template_model.REGISTER_ENV, "1")
     serial, parallel = tmp_path / "serial", tmp_path / "parallel"
-    assert runner.main(argv(serial), Data().source()) == 0
+    assert cli.run_all_main(argv(serial), Data().source()) == 0
     data = Data()
-    assert runner.main(argv(parallel, "--jobs", "2"), data.source()) == 0
+    assert cli.run_all_main(argv(parallel, "--jobs", "2"), data.source()) == 0
     assert data.prepared == 1
     for seed in (0, 1):
         a = store.read_record(store.record_path(serial, "tiny", MODEL, seed))
         b = store.read_record(store.record_path(parallel, "tiny", MODEL, seed))
-        assert b["torch_threads"] == 1
-        assert a["metrics"] == pytest.approx(b["metrics"], abs=1e-6)
+        assert b.environment["torch_threads"] == 1
+        assert a.metrics == pytest.approx(b.metrics, abs=1e-6)

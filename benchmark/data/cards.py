@@ -1,4 +1,4 @@
-"""Dataset cards: `datasets/<name>.toml` read into typed, frozen dataclasses (SPEC §2).
+"""Dataset cards: `datasets/<name>.toml` read into typed, frozen dataclasses.
 
 A card says where the raw log comes from (`SourceSpec`), how to read and label it (`format`,
 `label_rule`, `anomalous_levels`), how to mask and parse it (`MaskRule`s, `DrainSpec`), how to
@@ -12,16 +12,16 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
+from importlib.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-import benchmark
 from benchmark.data.errors import DataError
+from benchmark.paths import cards_dir as default_cards_dir
 
-CARDS_DIR = Path(benchmark.__file__).resolve().parents[1] / "datasets"
 FORMATS = ("bgl", "cfdr", "zookeeper")
 LABEL_RULES = ("first_field", "level")
 
@@ -121,13 +121,14 @@ class DatasetCard:
         return asdict(self)
 
 
-def known_datasets(cards_dir: Path | None = None) -> list[str]:
-    return sorted(p.stem for p in (cards_dir or CARDS_DIR).glob("*.toml"))
+def known_datasets(cards_dir: Path | Traversable | None = None) -> list[str]:
+    directory = cards_dir or default_cards_dir()
+    return sorted(p.name[:-5] for p in directory.iterdir() if p.name.endswith(".toml"))
 
 
-def load_card(name: str, *, cards_dir: Path | None = None) -> DatasetCard:
-    """Read and validate `<cards_dir>/<name>.toml` (default: the repository's `datasets/`)."""
-    directory = cards_dir or CARDS_DIR
+def load_card(name: str, *, cards_dir: Path | Traversable | None = None) -> DatasetCard:
+    """Read and validate `<cards_dir>/<name>.toml` (default: benchmark.paths.cards_dir())."""
+    directory = cards_dir or default_cards_dir()
     path = directory / f"{name}.toml"
     if not path.is_file():
         known = ", ".join(known_datasets(directory)) or "none"

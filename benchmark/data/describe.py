@@ -1,4 +1,4 @@
-"""Prepare a dataset (or reuse its cache) and print lines, templates, bags and splits.
+"""Human-readable summary of a prepared dataset (`python -m benchmark describe`, see cli.py).
 
 `python -m benchmark describe DATASET [--data-file PATH] [--data-dir DIR] [--max-lines N]
 [--strict] [--quick] [--json]`: the product goes to stdout (a table, or exactly one JSON object
@@ -7,41 +7,6 @@ and exits with code 2.
 """
 
 from __future__ import annotations
-
-import argparse
-import json
-import sys
-from pathlib import Path
-
-from benchmark.data.errors import DataError
-from benchmark.data.pipeline import prepare_dataset
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("dataset", help="dataset card name (datasets/<name>.toml)")
-    parser.add_argument("--data-file", type=Path, help="raw log to read instead of the card's")
-    parser.add_argument("--data-dir", type=Path, help="directory holding raw/ and cache/")
-    parser.add_argument("--max-lines", type=int, help="read at most N lines (overrides the card)")
-    parser.add_argument("--strict", action="store_true",
-                        help="fail on the first line that does not match the format")
-    parser.add_argument("--quick", action="store_true",
-                        help="small variant (synthetic: the generator's quick_lines)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-
-
-def run(args: argparse.Namespace) -> int:
-    try:
-        data = prepare_dataset(args.dataset, data_file=args.data_file, data_dir=args.data_dir,
-                               max_lines=args.max_lines, strict=args.strict, quick=args.quick)
-    except DataError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    summary = data.summary
-    if args.json:
-        print(json.dumps(summary))
-    else:
-        print(format_summary(summary))
-    return 0
 
 
 def format_summary(s: dict) -> str:

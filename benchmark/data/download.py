@@ -9,7 +9,6 @@ place with the expected MD5 is not downloaded again.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 from pathlib import Path
@@ -81,23 +80,17 @@ class _HashingDownloader:
         self.found_md5 = pooch.file_hash(output_file, alg="md5")
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("datasets", nargs="+", metavar="DATASET",
-                        help="dataset card names (datasets/<name>.toml), e.g. bgl zookeeper")
-    parser.add_argument("--data-dir", type=Path, default=None,
-                        help="data root; files go to DIR/raw/<dataset>/ (default: datasets/)")
-    parser.add_argument("--no-progress", action="store_true", help="no download progress bar")
+def download_datasets(names: list[str], data_dir: Path | None, progress: bool = True) -> int:
+    """Fetch each named dataset's source; 0 if all succeeded, 2 if any failed (all are tried).
 
-
-def run(args: argparse.Namespace) -> int:
-    """Fetch each named dataset's source; 0 if all succeeded, 2 if any failed (all are tried)."""
+    Prints one line per dataset (its file, or `error: …` on stderr).
+    """
     from benchmark.data.cards import load_card
+    from benchmark.data.pipeline import resolve_data_dir
 
-    data_dir = args.data_dir
-    if data_dir is None:
-        from benchmark.data.pipeline import DEFAULT_DATA_DIR as data_dir
+    data_dir = resolve_data_dir(data_dir)
     status = 0
-    for name in args.datasets:
+    for name in names:
         try:
             card = load_card(name)
             source = card.source
@@ -106,11 +99,10 @@ def run(args: argparse.Namespace) -> int:
                 continue
             filename = source.filename or Path(urlparse(source.url).path).name
             path = fetch_source(name, source.url, source.md5, filename, data_dir,
-                                progress=not args.no_progress)
+                                progress=progress)
         except DataError as exc:
             print(f"error: {exc}", file=sys.stderr)
             status = 2
             continue
         print(f"{name}: {path}")
     return status
-

@@ -14,6 +14,7 @@ import logging
 import math
 from collections import Counter
 from collections.abc import Sequence
+from contextlib import contextmanager
 
 import numpy as np
 from gensim.models import Word2Vec
@@ -49,8 +50,20 @@ def _train_word2vec(tokens: list[list[str]], counts: np.ndarray, spec: Embedding
     total = max(counts.sum(), 1.0)
     repeats = np.maximum(1, np.round(spec.corpus_sentences * counts / total)).astype(int)
     corpus = [toks for toks, r in zip(tokens, repeats, strict=True) if toks for _ in range(r)]
-    logging.getLogger("gensim").setLevel(logging.WARNING)
     log.info("word2vec: %d templates, %d training sentences, dim %d", len(tokens), len(corpus),
              spec.dim)
-    return Word2Vec(corpus, vector_size=spec.dim, window=spec.window, min_count=1, workers=1,
-                    seed=spec.seed, epochs=spec.epochs, sg=0)
+    with _quiet("gensim"):
+        return Word2Vec(corpus, vector_size=spec.dim, window=spec.window, min_count=1,
+                        workers=1, seed=spec.seed, epochs=spec.epochs, sg=0)
+
+
+@contextmanager
+def _quiet(logger_name: str):
+    """Raise a chatty library logger to WARNING for the duration, then restore its level."""
+    logger = logging.getLogger(logger_name)
+    level = logger.level
+    logger.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-import benchmark
 from benchmark.data.bagging import bag_labels, make_bags
 from benchmark.data.bagset import BagSet, EvalSplit, PreparedDataset, TemplateTable
 from benchmark.data.cache import Entry, StageCache, config_hash, file_identity
@@ -34,10 +33,10 @@ from benchmark.data.errors import DataError
 from benchmark.data.parsing import DistinctContents, parse_distinct
 from benchmark.data.readers import LogReader, fill_timestamps
 from benchmark.data.splitting import SPLITS, split_bags
+from benchmark.paths import default_data_dir
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DATA_DIR = Path(benchmark.__file__).resolve().parents[1] / "datasets"
 STAGE_VERSIONS = {"read": 1, "parse": 1, "embed": 1, "bags": 1}
 """Bump a stage's version when its code changes what it computes (invalidates old entries)."""
 
@@ -48,11 +47,11 @@ def prepare_dataset(name: str, *, data_file: Path | None = None, data_dir: Path 
     """Read, label, parse, embed, bag and split dataset `name` (card `datasets/<name>.toml`).
 
     data_file: the raw log (default `<data_dir>/raw/<name>/<card.source.filename>`; synthetic:
-    generated there). data_dir: holds raw/ and cache/ (default DEFAULT_DATA_DIR). strict: an
-    unparsed line or invalid UTF-8 is an error instead of a counted skip.
+    generated there). data_dir: holds raw/ and cache/ (default: benchmark.paths.default_data_dir()).
+    strict: an unparsed line or invalid UTF-8 is an error instead of a counted skip.
     """
     card = load_card(name)
-    data_dir = Path(data_dir) if data_dir is not None else DEFAULT_DATA_DIR
+    data_dir = resolve_data_dir(data_dir)
     if max_lines is not None and max_lines <= 0:
         raise DataError(f"--max-lines must be positive, got {max_lines}")
     path = _input_file(card, Path(data_file) if data_file is not None else None, data_dir, quick)
@@ -104,7 +103,14 @@ def prepare_dataset(name: str, *, data_file: Path | None = None, data_dir: Path 
     return PreparedDataset(card.name, templates, splits, summary)
 
 
-def _input_file(card: DatasetCard, data_file: Path | None, data_dir: Path, quick: bool) -> Path:
+def resolve_data_dir(data_dir: Path | None) -> Path:
+    """`data_dir`, else the default (benchmark.paths.default_data_dir)."""
+    return Path(data_dir) if data_dir is not None else default_data_dir()
+
+
+def input_path(card: DatasetCard, data_file: Path | None, data_dir: Path, quick: bool) -> Path:
+    """The raw log a run reads: `data_file`, else the card's file under `<data_dir>/raw/<name>/`
+    (synthetic: the generated file's name). Raises DataError when a real file is missing."""
     if data_file is not None:
         if not data_file.exists():
             raise DataError(f"{data_file}: no such file")
@@ -112,20 +118,27 @@ def _input_file(card: DatasetCard, data_file: Path | None, data_dir: Path, quick
     if card.generator is not None:
         gen = card.generator
         n = gen.quick_lines if quick else gen.lines
-        path = data_dir / "raw" / card.name / f"{card.name}-{n}-seed{gen.seed}.log"
-        if not path.exists():
-            from benchmark.data.synthetic import write_synthetic_log
-
-            log.info("generating %s (%d lines, seed %d)", path, n, gen.seed)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_synthetic_log(path, n, gen.seed)
-        return path
+        return data_dir / "raw" / card.name / f"{card.name}-{n}-seed{gen.seed}.log"
     if card.source.filename is None:
         raise DataError(f"dataset {card.name!r}: the card names no source file; pass --data-file")
     path = data_dir / "raw" / card.name / card.source.filename
     if not path.exists():
         raise DataError(f"{path}: not found; run `python -m benchmark download {card.name}` or "
                         f"put the file there (source: {card.source.url})")
+    return path
+
+
+def _input_file(card: DatasetCard, data_file: Path | None, data_dir: Path, quick: bool) -> Path:
+    """`input_path`, generating the synthetic file first when it does not exist yet."""
+    path = input_path(card, data_file, data_dir, quick)
+    if data_file is None and card.generator is not None and not path.exists():
+        from benchmark.data.synthetic import write_synthetic_log
+
+        gen = card.generator
+        n = gen.quick_lines if quick else gen.lines
+        log.info("generating %s (%d lines, seed %d)", path, n, gen.seed)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_synthetic_log(path, n, gen.seed)
     return path
 
 

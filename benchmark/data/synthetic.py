@@ -251,6 +251,8 @@ class SyntheticSpec:
 
 
 DEFAULT_SPEC = SyntheticSpec()
+GENERATOR_VERSION = 1
+"""Bumped whenever the generator's code changes the file it writes for the same settings."""
 _US = 1_000_000
 
 

@@ -9,11 +9,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from benchmark.report.paper_reference import PAPER_DATASETS, PAPER_NAMES
+from benchmark.records import RunRecord
+from benchmark.report.paper_reference import PAPER_DATASETS, PAPER_ROWS, default_row
 
 log = logging.getLogger(__name__)
 
-MODEL_ORDER = tuple(PAPER_NAMES)
+MODEL_ORDER = tuple(row.default_model for row in PAPER_ROWS)
 DATASET_ORDER = PAPER_DATASETS
 
 
@@ -36,37 +37,40 @@ class Group:
     dataset: str
     model: str
     seeds: tuple[int, ...]
-    records: tuple[dict, ...]
+    records: tuple[RunRecord, ...]
     quick: bool
     mixed_configs: bool
     overridden: bool = False
     """Some seed ran with config fields set from the command line (`--set`)."""
+    paper_row: str = ""
+    """The paper row the model reproduces (its records' `paper_row`)."""
 
     def stat(self, metric: str) -> Stat:
-        values = np.array([_as_float(r["metrics"].get(metric)) for r in self.records])
+        values = np.array([_as_float(r.metrics.get(metric)) for r in self.records])
         defined = values[np.isfinite(values)]
         if defined.size == 0:
             return Stat(math.nan, math.nan, 0)
         return Stat(float(defined.mean()), float(defined.std(ddof=0)), int(defined.size))
 
 
-def group_records(records: list[dict]) -> dict[tuple[str, str], Group]:
+def group_records(records: list[RunRecord]) -> dict[tuple[str, str], Group]:
     """Records grouped by (dataset, model); flags quick runs and seeds run under other configs."""
-    buckets: dict[tuple[str, str], list[dict]] = {}
+    buckets: dict[tuple[str, str], list[RunRecord]] = {}
     for record in records:
-        buckets.setdefault((record["dataset"], record["model"]), []).append(record)
+        buckets.setdefault((record.dataset, record.model), []).append(record)
     groups = {}
     for (dataset, model), rs in buckets.items():
-        rs.sort(key=lambda r: r["seed"])
+        rs.sort(key=lambda r: r.seed)
         settings = {_settings_key(r) for r in rs}
         if len(settings) > 1:
             log.warning("%s/%s: seeds were run with different configs or data; the table "
                         "marks the cell", dataset, model)
         groups[dataset, model] = Group(
-            dataset, model, tuple(r["seed"] for r in rs), tuple(rs),
-            quick=any(r.get("dataset_identity", {}).get("quick", False) for r in rs),
+            dataset, model, tuple(r.seed for r in rs), tuple(rs),
+            quick=any(r.quick for r in rs),
             mixed_configs=len(settings) > 1,
-            overridden=any(r.get("config_overrides") for r in rs),
+            overridden=any(r.config_overrides for r in rs),
+            paper_row=rs[0].paper_row,
         )
     return groups
 
@@ -76,9 +80,14 @@ def ordered(names: set[str], order: tuple[str, ...]) -> list[str]:
     return list(order) + sorted(names - set(order))
 
 
-def _settings_key(record: dict) -> str:
-    return json.dumps([record.get("config"), record.get("dataset_identity"),
-                       record.get("protocol_version")], sort_keys=True, default=str)
+def row_of(model: str, group: Group | None) -> str:
+    """The paper row of a table row: its records' `paper_row`, else the model's default row."""
+    return group.paper_row if group is not None else default_row(model)
+
+
+def _settings_key(record: RunRecord) -> str:
+    return json.dumps([record.config, record.dataset_identity, record.protocol_version],
+                      sort_keys=True, default=str)
 
 
 def _as_float(value) -> float:

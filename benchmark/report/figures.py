@@ -10,21 +10,21 @@ import logging
 import math
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-
-from benchmark.report.aggregate import (  # noqa: E402
+from benchmark.records import RunRecord
+from benchmark.report.aggregate import (
     DATASET_ORDER,
     MODEL_ORDER,
     Group,
     group_records,
     ordered,
 )
-from benchmark.report.paper_reference import (  # noqa: E402
+from benchmark.report.paper_reference import (
     dataset_display_name,
     display_name,
     paper_value,
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 MARKERS = "osD^vP*Xhp<>"
 
 
-def write_figures(records: list[dict], out_dir: Path) -> list[Path]:
+def write_figures(records: list[RunRecord], out_dir: Path) -> list[Path]:
     """`iso_f1_<dataset>.png` and `.pdf` for every dataset with records; returns the paths."""
     groups = group_records(records)
     out_dir = Path(out_dir)
@@ -48,14 +48,17 @@ def write_figures(records: list[dict], out_dir: Path) -> list[Path]:
             path = out_dir / f"iso_f1_{dataset}.{ext}"
             fig.savefig(path, dpi=150, bbox_inches="tight")
             paths.append(path)
-        plt.close(fig)
     return paths
 
 
-def iso_f1_figure(dataset: str, groups: list[Group]) -> plt.Figure:
-    """Precision (y) against recall (x) for every model of one dataset, on iso-F1 curves."""
-    fig, ax = plt.subplots(figsize=(8.4, 5.6))
-    colours = plt.get_cmap("tab10")
+def iso_f1_figure(dataset: str, groups: list[Group]) -> Figure:
+    """Precision (y) against recall (x) for every model of one dataset, on iso-F1 curves.
+
+    A bare matplotlib Figure (Agg canvas by default): no pyplot, no global backend switch.
+    """
+    fig = Figure(figsize=(8.4, 5.6))
+    ax = fig.subplots()
+    colours = colormaps["tab10"]
     points: list[float] = []
     handles, skipped, has_paper = [], [], False
     for i, group in enumerate(sorted(groups, key=lambda g: _order_key(g.model))):
@@ -67,8 +70,8 @@ def iso_f1_figure(dataset: str, groups: list[Group]) -> plt.Figure:
             ax.errorbar(recall.mean, precision.mean, xerr=recall.std, yerr=precision.std,
                         fmt=marker, color=colour, markersize=8, capsize=3, zorder=3)
             points += [recall.mean - recall.std, precision.mean - precision.std]
-        paper_r = paper_value(dataset, group.model, "recall")
-        paper_p = paper_value(dataset, group.model, "precision")
+        paper_r = paper_value(dataset, group.paper_row, "recall")
+        paper_p = paper_value(dataset, group.paper_row, "precision")
         if paper_r is not None and paper_p is not None:
             ax.plot(paper_r.mean, paper_p.mean, marker, markerfacecolor="none", color=colour,
                     markersize=9, markeredgewidth=1.5, zorder=2)
@@ -76,7 +79,7 @@ def iso_f1_figure(dataset: str, groups: list[Group]) -> plt.Figure:
             has_paper = True
         handles.append(Line2D([], [], linestyle="none", marker=marker, color=colour,
                               markersize=8,
-                              label=f"{display_name(group.model)} (n={len(group.seeds)}"
+                              label=f"{display_name(group.paper_row)} (n={len(group.seeds)}"
                                     f"{', quick' if group.quick else ''}"
                                     f"{', set' if group.overridden else ''})"))
     if skipped:
@@ -99,7 +102,7 @@ def iso_f1_figure(dataset: str, groups: list[Group]) -> plt.Figure:
     return fig
 
 
-def _draw_iso_f1(ax: plt.Axes, lo: float) -> None:
+def _draw_iso_f1(ax: Axes, lo: float) -> None:
     """Iso-F1 curves p = f·r / (2r − f) for F1 levels spread over the visible range."""
     levels = [f for f in np.round(np.arange(0.1, 1.0, 0.1), 2) if f > lo]
     if lo >= 0.5:

@@ -1,7 +1,7 @@
 """The LogMILP paper's published numbers (Tables I–III), read from `benchmark/paper_tables.json`.
 
-Registry names map to the paper's row names; a (dataset, model, metric) the paper does not report
-has no value (None), never 0.
+Lookups are by paper row (a model's `paper_row` trait, carried by its records); a (dataset, row,
+metric) the paper does not report has no value (None), never 0.
 """
 
 from __future__ import annotations
@@ -11,28 +11,38 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-PAPER_NAMES = {
-    "deeplog": "DeepLog",
-    "loganomaly": "LogAnomaly",
-    "logbert": "LogBERT",
-    "logformer": "LogFormer",
-    "midlog": "MIDLog",
-    "logmilp": "LogMILP (OURS)",
-    "logmilp_nocon": "LogMILP w/o consistency",
-}
-"""Registry name → the row name used in the paper's tables."""
 
+@dataclass(frozen=True)
+class PaperRow:
+    """A row of the paper's tables: its key in paper_tables.json, its displayed name, the
+    registry model that reproduces it by default (labels the row when nothing ran), and whether
+    Table II marks it * (offline attention adaptation)."""
+
+    key: str
+    display: str
+    default_model: str
+    adapted: bool = False
+
+
+PAPER_ROWS = (
+    PaperRow("DeepLog", "DeepLog", "deeplog"),
+    PaperRow("LogAnomaly", "LogAnomaly", "loganomaly"),
+    PaperRow("LogBERT", "LogBERT", "logbert", adapted=True),
+    PaperRow("LogFormer", "LogFormer", "logformer", adapted=True),
+    PaperRow("MIDLog", "MIDLog", "midlog"),
+    PaperRow("LogMILP", "LogMILP (OURS)", "logmilp"),
+    PaperRow("LogMILP w/o consistency", "LogMILP w/o consistency", "logmilp_nocon"),
+)
+"""The paper's rows in its order. A model names the row it reproduces with its `paper_row`
+trait; the run record carries it, so the report needs no model import."""
+
+FULL_ROW, ABLATED_ROW = "LogMILP", "LogMILP w/o consistency"
 PAPER_DATASETS = ("bgl", "spirit", "zookeeper")
 DATASET_NAMES = {"bgl": "BGL", "spirit": "Spirit", "zookeeper": "ZooKeeper"}
-ADAPTED_MODELS = ("logbert", "logformer")
-"""Table II rows the paper marks * (offline attention adaptation for Loc@3/SR)."""
-
-FULL_MODEL, ABLATED_MODEL = "logmilp", "logmilp_nocon"
+_ROWS = {row.key: row for row in PAPER_ROWS}
 
 _COLUMNS = {"auc": "AUC", "precision": "Precision", "recall": "Recall", "f1": "F1",
             "loc@3": "Loc@3", "sr": "SR"}
-_TABLE1_ROW = {"deeplog": "DeepLog", "loganomaly": "LogAnomaly", "logbert": "LogBERT",
-               "logformer": "LogFormer", "midlog": "MIDLog", "logmilp": "LogMILP"}
 
 
 @dataclass(frozen=True)
@@ -54,23 +64,33 @@ def dataset_display_name(dataset: str) -> str:
     return DATASET_NAMES.get(dataset, dataset)
 
 
-def display_name(model: str) -> str:
-    """The paper's name for a registry model, else the registry name itself."""
-    return PAPER_NAMES.get(model, model)
+def default_row(model: str) -> str:
+    """The paper row a registry model reproduces by default (for rows nothing ran), else the
+    model name itself."""
+    return next((row.key for row in PAPER_ROWS if row.default_model == model), model)
 
 
-def paper_value(dataset: str, model: str, metric: str) -> PaperValue | None:
-    """The paper's number for (dataset, model, metric), or None when it reports none.
+def display_name(row: str) -> str:
+    """How a paper row (or a model without one) is shown in tables and figures."""
+    return _ROWS[row].display if row in _ROWS else row
 
-    metric: auc, precision, recall, f1 (Table I), loc@3, sr (Table II). For logmilp_nocon the
-    values come from Table III's "w/o consistency" column (no AUC there).
+
+def is_adapted(row: str) -> bool:
+    """Table II marks the row * (the paper's offline attention adaptation)."""
+    return row in _ROWS and _ROWS[row].adapted
+
+
+def paper_value(dataset: str, row: str, metric: str) -> PaperValue | None:
+    """The paper's number for (dataset, paper row, metric), or None when it reports none.
+
+    metric: auc, precision, recall, f1 (Table I), loc@3, sr (Table II). The ablation row's values
+    come from Table III's "w/o consistency" column (no AUC there).
     """
     if metric not in _COLUMNS:
         return None
-    if model == ABLATED_MODEL:
+    if row == ABLATED_ROW:
         return _lookup("table3_consistency_ablation", dataset, "without_consistency", metric)
-    row = _TABLE1_ROW.get(model)
-    if row is None:
+    if row not in _ROWS:
         return None
     table = "table1_bag_level" if metric in ("auc", "precision", "recall", "f1") \
         else "table2_instance_level"

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from benchmark.protocol import SR_DELTA
+from benchmark.protocol import LOC_K, SR_DELTA, SR_EXTRA_DELTAS, loc_key, sr_key
+from benchmark.records import RunRecord
 from benchmark.report.aggregate import (
     DATASET_ORDER,
     MODEL_ORDER,
@@ -22,14 +23,16 @@ from benchmark.report.aggregate import (
     Stat,
     group_records,
     ordered,
+    row_of,
 )
 from benchmark.report.paper_reference import (
-    ABLATED_MODEL,
-    ADAPTED_MODELS,
-    FULL_MODEL,
+    ABLATED_ROW,
+    FULL_ROW,
     PaperValue,
     dataset_display_name,
+    default_row,
     display_name,
+    is_adapted,
     paper_delta,
     paper_value,
 )
@@ -37,11 +40,12 @@ from benchmark.report.paper_reference import (
 MISSING = "–"
 UNDEFINED = "n/a"
 METRIC_NAMES = {"auc": "AUC", "precision": "Prec.", "recall": "Rec.", "f1": "F1",
-                "loc@3": "Loc@3", "sr": "SR", "sr@0.05": "SR@0.05", "sr@0.2": "SR@0.2"}
+                loc_key(): f"Loc@{LOC_K}", sr_key(): "SR",
+                **{sr_key(d): f"SR@{d:g}" for d in SR_EXTRA_DELTAS}}
 TABLE1_METRICS = ("auc", "precision", "recall", "f1")
-TABLE2_METRICS = ("loc@3", "sr")
-TABLE2_EXTRA_METRICS = ("sr@0.05", "sr@0.2")
-TABLE3_METRICS = ("precision", "recall", "f1", "loc@3", "sr")
+TABLE2_METRICS = (loc_key(), sr_key())
+TABLE2_EXTRA_METRICS = tuple(sr_key(d) for d in SR_EXTRA_DELTAS)
+TABLE3_METRICS = ("precision", "recall", "f1", loc_key(), sr_key())
 TIDY_FIELDS = ("table", "dataset", "model", "paper_name", "metric", "ours_mean", "ours_std",
                "n_seeds", "n_defined", "paper", "paper_std", "diff")
 STD_NOTE = ("Ours: mean ± std over seeds (numpy std, ddof = 0; one seed: the mean alone). "
@@ -64,7 +68,7 @@ class Table:
     tidy: list[dict] = field(default_factory=list)
 
 
-def build_tables(records: list[dict]) -> list[Table]:
+def build_tables(records: list[RunRecord]) -> list[Table]:
     """Tables I, II and III from run records (any subset of datasets, models and seeds)."""
     groups = group_records(records)
     datasets = ordered({d for d, _ in groups}, DATASET_ORDER)
@@ -130,7 +134,7 @@ def _table1(groups: dict, datasets: list[str], models: list[str]) -> Table:
     table = Table("table1", "Table I: bag-level anomaly detection (test set; P, R, F1 at the "
                   "validation-F1 threshold τ)",
                   ["Model", "Seeds", *_triple_headers(TABLE1_METRICS)])
-    _model_rows(table, "I", groups, datasets, models, TABLE1_METRICS, (), marked=())
+    _model_rows(table, "I", groups, datasets, models, TABLE1_METRICS, (), star_adapted=False)
     table.notes += [STD_NOTE, MISSING_NOTE, PAPER_NOTE]
     return table
 
@@ -140,7 +144,7 @@ def _table2(groups: dict, datasets: list[str], models: list[str]) -> Table:
                   f"bags (Loc@3; SR at δ_sr = {SR_DELTA})",
                   ["Model", "Seeds", *_triple_headers(TABLE2_METRICS)])
     _model_rows(table, "II", groups, datasets, models, TABLE2_METRICS, TABLE2_EXTRA_METRICS,
-                marked=ADAPTED_MODELS)
+                star_adapted=True)
     table.notes += [
         "* = a row the paper computes with an offline attention-score adaptation (LogBERT, "
         "LogFormer); here every model is scored by its own instance scores.",
@@ -155,12 +159,13 @@ def _table3(groups: dict, datasets: list[str]) -> Table:
     table = Table("table3", "Table III: consistency-loss ablation, LogMILP (full) vs LogMILP w/o "
                   "consistency (λ_c = 0); Δ = full − w/o", columns)
     for dataset in datasets:
-        full, ablated = groups.get((dataset, FULL_MODEL)), groups.get((dataset, ABLATED_MODEL))
+        full, full_model = _row_group(groups, dataset, FULL_ROW)
+        ablated, ablated_model = _row_group(groups, dataset, ABLATED_ROW)
         rows = []
         for metric in TABLE3_METRICS:
             f_stat, a_stat = _stat(full, metric), _stat(ablated, metric)
             ours_delta = (f_stat.mean - a_stat.mean) if f_stat and a_stat else math.nan
-            paper_ablated = paper_value(dataset, ABLATED_MODEL, metric)
+            paper_ablated = paper_value(dataset, ABLATED_ROW, metric)
             p_delta = paper_delta(dataset, metric)
             rows.append([
                 METRIC_NAMES[metric], _fmt_stat(f_stat), _fmt_stat(a_stat), _fmt_signed(ours_delta),
@@ -170,9 +175,9 @@ def _table3(groups: dict, datasets: list[str]) -> Table:
                 _fmt_signed(ours_delta - p_delta if p_delta is not None else math.nan),
             ])
             table.tidy += [
-                _tidy("III", dataset, FULL_MODEL, metric, full,
-                      paper_value(dataset, FULL_MODEL, metric)),
-                _tidy("III", dataset, ABLATED_MODEL, metric, ablated, paper_ablated),
+                _tidy("III", dataset, full_model, metric, full,
+                      paper_value(dataset, FULL_ROW, metric)),
+                _tidy("III", dataset, ablated_model, metric, ablated, paper_ablated),
                 {**_tidy("III", dataset, "delta", metric, None, None),
                  "paper_name": "Δ (full − w/o)",
                  "ours_mean": None if math.isnan(ours_delta) else ours_delta,
@@ -187,18 +192,29 @@ def _table3(groups: dict, datasets: list[str]) -> Table:
     return table
 
 
+def _row_group(groups: dict, dataset: str, paper_row: str) -> tuple[Group | None, str]:
+    """The group of `dataset` whose model reproduces `paper_row`, and that model's name (the
+    row's default model when none ran)."""
+    for (d, model), group in groups.items():
+        if d == dataset and group.paper_row == paper_row:
+            return group, model
+    default = next(m for m in MODEL_ORDER if default_row(m) == paper_row)
+    return None, default
+
+
 def _model_rows(table: Table, numeral: str, groups: dict, datasets: list[str],
                 models: list[str], metrics: tuple[str, ...], extra: tuple[str, ...],
-                marked: tuple[str, ...]) -> None:
+                star_adapted: bool) -> None:
     """One section per dataset, one row per model: ours, paper and diff for each metric."""
     for dataset in datasets:
         rows = []
         for model in models:
             group = groups.get((dataset, model))
-            name = ("*" if model in marked else "") + display_name(model)
-            row = [name, _seed_cell(group)]
+            row_key = row_of(model, group)
+            star = "*" if star_adapted and is_adapted(row_key) else ""
+            row = [star + display_name(row_key), _seed_cell(group)]
             for metric in metrics:
-                stat, paper = _stat(group, metric), paper_value(dataset, model, metric)
+                stat, paper = _stat(group, metric), paper_value(dataset, row_key, metric)
                 row += [_fmt_stat(stat), _fmt_paper(paper),
                         _fmt_diff(stat.mean if stat else None, paper)]
                 table.tidy.append(_tidy(numeral, dataset, model, metric, group, paper))
@@ -223,7 +239,8 @@ def _tidy(table: str, dataset: str, model: str, metric: str, group: Group | None
     stat = _stat(group, metric)
     ours = None if stat is None or stat.n == 0 else stat.mean
     return {
-        "table": table, "dataset": dataset, "model": model, "paper_name": display_name(model),
+        "table": table, "dataset": dataset, "model": model,
+        "paper_name": display_name(row_of(model, group)),
         "metric": metric, "ours_mean": ours,
         "ours_std": None if ours is None else stat.std,
         "n_seeds": None if group is None else len(group.seeds),

@@ -1,0 +1,238 @@
+"""Every command line of the project: `run_all.py` and `python -m benchmark <command>`.
+
+Options that mean the same thing are defined once here (`--data-file`, `--data-dir`,
+`--max-lines`, `--strict`, `--quick`) and read the same way everywhere. Exit codes: 0 ok, 1 a run
+failed, 2 a usage or data error (one `error: …` line on stderr, no traceback), 130 interrupted.
+Heavy modules are imported inside the commands that need them (`--report-only` never imports
+torch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------- shared options
+
+def data_file_arg(text: str) -> tuple[str | None, Path]:
+    """`NAME=PATH` → (NAME, PATH); a bare `PATH` → (None, PATH) (only one dataset named)."""
+    name, sep, path = text.partition("=")
+    if not sep:
+        return None, Path(text)
+    if not name or not path:
+        raise argparse.ArgumentTypeError(f"expected NAME=PATH or PATH, got {text!r}")
+    return name, Path(path)
+
+
+def add_data_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-file", action="append", default=[], metavar="[NAME=]PATH",
+                        type=data_file_arg,
+                        help="raw log to read for dataset NAME instead of the card's file "
+                             "(NAME may be left out when one dataset is named; repeatable)")
+    parser.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
+                        help="where raw/ and cache/ live (default: datasets/)")
+    parser.add_argument("--max-lines", type=int, default=None, metavar="N",
+                        help="read only the first N lines (overrides the card)")
+    parser.add_argument("--strict", action="store_true",
+                        help="a line that does not match its format is an error")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke test: small synthetic data and each model's quick settings")
+
+
+def data_files_for(items: list[tuple[str | None, Path]], datasets: list[str]) -> dict[str, Path]:
+    """The `--data-file` items as {dataset: path}; a bare PATH needs exactly one dataset.
+
+    Raises DataError (a usage error, exit 2) for a bare PATH with several datasets or a NAME not
+    among `datasets`.
+    """
+    from benchmark.data.errors import DataError
+
+    files: dict[str, Path] = {}
+    for name, path in items:
+        if name is None:
+            if len(datasets) != 1:
+                raise DataError(f"--data-file {path}: name the dataset (NAME=PATH) when "
+                                f"running several")
+            name = datasets[0]
+        files[name] = path
+    unknown = sorted(set(files) - set(datasets))
+    if unknown:
+        raise DataError(f"--data-file names dataset(s) not in --datasets: {', '.join(unknown)}")
+    return files
+
+
+# ---------------------------------------------------------------- run_all.py
+
+def build_run_all_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="run_all.py",
+        description="Run the benchmark grid (datasets × models × seeds) and rebuild the tables "
+                    "and figures. Finished runs (same config hash) are skipped.")
+    parser.add_argument("--datasets", nargs="+", default=["synthetic"], metavar="NAME",
+                        help="dataset cards to run (default: synthetic)")
+    parser.add_argument("--models", nargs="+", default=[], metavar="NAME",
+                        help="model names or shell patterns, e.g. 'log*' (default: all)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], metavar="K",
+                        help="seeds, each in 0..2^32-1 (default: 0 1 2)")
+    parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda")
+    parser.add_argument("--jobs", type=int, default=1, metavar="N",
+                        help="parallel runs (joblib workers, one torch thread each)")
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="torch threads per run (default: 1 with --jobs > 1, else torch's)")
+    add_data_options(parser)
+    parser.add_argument("--set", action="append", default=[], metavar="MODEL.FIELD=VALUE",
+                        type=override_arg, dest="overrides",
+                        help="override a model config field, e.g. logbert.epochs=20 "
+                             "(VALUE is read as JSON, else as a string; repeatable)")
+    parser.add_argument("--results-dir", type=Path, default=Path("results"),
+                        help="where records, tables and figures go (default: results/)")
+    parser.add_argument("--force", action="store_true", help="rerun finished runs")
+    parser.add_argument("--report-only", action="store_true",
+                        help="rebuild tables and figures from the records; no data, no training")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return parser
+
+
+def run_all_main(argv: list[str] | None = None, source: Any = None) -> int:
+    """`run_all.py`; `source` (a benchmark.grid.DataSource) is injectable for tests."""
+    args = build_run_all_parser().parse_args(argv)
+    _configure_logging(args.verbose)
+    if args.report_only:
+        return _report_only(args.results_dir)
+    from benchmark.data.errors import DataError
+    from benchmark.grid import GridOptions, UsageError, run_grid
+
+    try:
+        options = GridOptions(
+            datasets=tuple(args.datasets), models=tuple(args.models), seeds=tuple(args.seeds),
+            device=args.device, jobs=args.jobs, threads=args.threads, quick=args.quick,
+            data_dir=args.data_dir, data_files=data_files_for(args.data_file, args.datasets),
+            max_lines=args.max_lines, results_dir=args.results_dir, force=args.force,
+            strict=args.strict, overrides=group_overrides(args.overrides))
+        outcome = run_grid(options, source)
+    except (UsageError, DataError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: finished runs are recorded; rerun the same command to resume",
+              file=sys.stderr)
+        return 130
+    print(f"runs: {len(outcome.finished)} finished, {len(outcome.skipped)} already recorded, "
+          f"{len(outcome.failed)} failed; report under {args.results_dir}")
+    for run, error in outcome.failed:
+        print(f"failed: {run}: {error}", file=sys.stderr)
+    return 1 if outcome.failed else 0
+
+
+def _report_only(results_dir: Path) -> int:
+    from benchmark.report.build import build_report
+
+    if not (results_dir / "runs").is_dir():
+        print(f"error: --report-only: {results_dir / 'runs'} does not exist (no run records to "
+              f"report)", file=sys.stderr)
+        return 2
+    try:
+        paths = build_report(results_dir)
+    except OSError as err:
+        print(f"error: --report-only: cannot write under {results_dir}: {err}", file=sys.stderr)
+        return 2
+    print(f"report: {len(paths)} files under {results_dir}")
+    return 0
+
+
+def override_arg(text: str) -> tuple[str, str, Any]:
+    """`MODEL.FIELD=VALUE` → (model, field, value); VALUE parsed as JSON, else kept a string."""
+    target, sep, raw = text.partition("=")
+    model, dot, name = target.partition(".")
+    if not (sep and dot and model and name and raw):
+        raise argparse.ArgumentTypeError(f"expected MODEL.FIELD=VALUE, got {text!r}")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return model, name, value
+
+
+def group_overrides(items: list[tuple[str, str, Any]]) -> dict[str, dict[str, Any]]:
+    grouped: dict[str, dict[str, Any]] = {}
+    for model, name, value in items:
+        grouped.setdefault(model, {})[name] = value
+    return grouped
+
+
+# ---------------------------------------------------------------- python -m benchmark
+
+def build_benchmark_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m benchmark",
+                                     description="Dataset and registry commands.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    describe = commands.add_parser(
+        "describe", help="prepare a dataset (or reuse its cache) and print its summary")
+    describe.add_argument("dataset", help="dataset card name (datasets/<name>.toml)")
+    add_data_options(describe)
+    describe.add_argument("--json", action="store_true", help="print one JSON object")
+
+    download = commands.add_parser("download", help="fetch datasets' raw files (MD5-checked)")
+    download.add_argument("datasets", nargs="+", metavar="DATASET",
+                          help="dataset card names, e.g. bgl zookeeper")
+    download.add_argument("--data-dir", type=Path, default=None,
+                          help="data root; files go to DIR/raw/<dataset>/ (default: datasets/)")
+    download.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    commands.add_parser("models", help="list registered models with one-line descriptions")
+    return parser
+
+
+def benchmark_main(argv: list[str] | None = None) -> int:
+    """`python -m benchmark`."""
+    args = build_benchmark_parser().parse_args(argv)
+    _configure_logging(args.verbose)
+    command = {"describe": _describe, "download": _download, "models": _models}[args.command]
+    return command(args)
+
+
+def _describe(args: argparse.Namespace) -> int:
+    from benchmark.data.describe import format_summary
+    from benchmark.data.errors import DataError
+    from benchmark.data.pipeline import prepare_dataset
+
+    try:
+        files = data_files_for(args.data_file, [args.dataset])
+        data = prepare_dataset(args.dataset, data_file=files.get(args.dataset),
+                               data_dir=args.data_dir, max_lines=args.max_lines,
+                               strict=args.strict, quick=args.quick)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(json.dumps(data.summary) if args.json else format_summary(data.summary))
+    return 0
+
+
+def _download(args: argparse.Namespace) -> int:
+    from benchmark.data.download import download_datasets
+
+    return download_datasets(args.datasets, args.data_dir, progress=not args.no_progress)
+
+
+def _models(args: argparse.Namespace) -> int:
+    from benchmark.registry import describe_model, list_models
+
+    names = list_models()
+    width = max(map(len, names), default=0)
+    for name in names:
+        print(f"{name:<{width}}  {describe_model(name)}")
+    return 0
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")

@@ -1,0 +1,227 @@
+"""The benchmark grid: datasets × models × seeds → one run record each, then the report.
+
+Everything the user chose is checked before any data work (models, config values, seeds, files,
+results directory). Per dataset, every (model, seed) run whose record verifies and carries the
+same config hash is skipped (`force` reruns it); the data are prepared once, only if a run is
+pending, and the pending runs fan out (benchmark.run.run_one per run). An interrupted grid keeps
+every finished record and resumes where it stopped. Tables and figures are rebuilt at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from benchmark.configs import ConfigError
+from benchmark.data.bagset import PreparedDataset
+from benchmark.data.errors import DataError
+from benchmark.protocol import PROTOCOL_VERSION
+from benchmark.records import MAX_SEED
+from benchmark.registry import list_models, model_class, resolve_config
+from benchmark.report.build import build_report
+from benchmark.run import RunContext, RunSpec, guarded_run, worker_run
+from benchmark.seeding import resolve_device
+from benchmark.store import (
+    check_writable,
+    clean_stale_temp,
+    config_hash,
+    git_commit,
+    is_finished,
+    library_versions,
+    record_path,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SEEDS = (0, 1, 2)
+
+
+class UsageError(Exception):
+    """A bad command-line choice (unknown model, bad value, missing file); exit code 2."""
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Where datasets come from (injectable for tests).
+
+    identity(name, *, data_file, data_dir, max_lines, quick) -> JSON-able identity of the data a
+    run would see (part of the config hash; cheap: no parsing); prepare(name, *, data_file,
+    data_dir, max_lines, strict, quick) -> PreparedDataset. Both raise DataError for an unknown
+    dataset or bad data.
+    """
+
+    prepare: Callable[..., PreparedDataset]
+    identity: Callable[..., dict]
+
+
+def pipeline_source() -> DataSource:
+    """The real data pipeline (benchmark.data.pipeline) and dataset cards."""
+    from benchmark.data.cards import load_card
+    from benchmark.data.identity import dataset_identity
+    from benchmark.data.pipeline import prepare_dataset, resolve_data_dir
+
+    def identity(name: str, *, data_file, data_dir, max_lines, quick) -> dict:
+        return dataset_identity(load_card(name), data_file=data_file,
+                                data_dir=resolve_data_dir(data_dir), max_lines=max_lines,
+                                quick=quick)
+
+    return DataSource(prepare=prepare_dataset, identity=identity)
+
+
+@dataclass(frozen=True)
+class GridOptions:
+    """What to run. models: names or shell patterns (empty = every registered model)."""
+
+    datasets: tuple[str, ...] = ("synthetic",)
+    models: tuple[str, ...] = ()
+    seeds: tuple[int, ...] = DEFAULT_SEEDS
+    device: str = "auto"
+    jobs: int = 1
+    threads: int | None = None
+    """torch threads per run; None = 1 when runs share the cores (jobs > 1), else torch's own."""
+    quick: bool = False
+    data_dir: Path | None = None
+    data_files: dict[str, Path] = field(default_factory=dict)
+    max_lines: int | None = None
+    results_dir: Path = Path("results")
+    force: bool = False
+    strict: bool = False
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Config field overrides per model name (`--set MODEL.FIELD=VALUE`)."""
+
+
+@dataclass
+class GridOutcome:
+    """Record paths of runs finished now, runs skipped as already finished, and failures."""
+
+    finished: list[Path] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+def run_grid(options: GridOptions, source: DataSource | None = None) -> GridOutcome:
+    """Run every pending (dataset, model, seed) of the grid and rebuild the report."""
+    source = source or pipeline_source()
+    models = _check_options(options)
+    try:
+        device = resolve_device(options.device)
+    except (ValueError, RuntimeError) as err:
+        raise UsageError(f"--device: {err}") from None
+    plans = {name: _plan_dataset(name, models, options, source) for name in options.datasets}
+    clean_stale_temp(options.results_dir)
+    outcome = GridOutcome()
+    environment = {"device": str(device), "libraries": library_versions(),
+                   "git_commit": git_commit(), "python": platform.python_version()}
+    try:
+        for name, runs in plans.items():
+            pending = [r for r in runs if options.force or not is_finished(r.path, r.config_hash)]
+            pending_paths = {r.path for r in pending}
+            outcome.skipped += [r.path for r in runs if r.path not in pending_paths]
+            if not pending:
+                log.info("%s: all %d runs already recorded; nothing to train", name, len(runs))
+                continue
+            log.info("%s: %d run(s) to do, %d already recorded", name, len(pending),
+                     len(runs) - len(pending))
+            start = time.perf_counter()
+            dataset = source.prepare(name, data_file=options.data_files.get(name),
+                                     data_dir=options.data_dir, max_lines=options.max_lines,
+                                     strict=options.strict, quick=options.quick)
+            context = RunContext(prepare_seconds=time.perf_counter() - start,
+                                 threads=options.threads, **environment)
+            for spec, error in _fan_out(pending, dataset, context, options):
+                if error is None:
+                    outcome.finished.append(spec.path)
+                else:
+                    outcome.failed.append((f"{spec.dataset}/{spec.model}/seed{spec.seed}", error))
+    finally:
+        build_report(options.results_dir)
+    return outcome
+
+
+def expand_models(patterns: tuple[str, ...]) -> list[str]:
+    """Registered model names matching `patterns` (all when empty), in first-match order."""
+    if not patterns:
+        return list_models()
+    names: list[str] = []
+    for pattern in patterns:
+        matched = list_models(pattern)
+        if not matched:
+            known = ", ".join(list_models()) or "none"
+            raise UsageError(f"unknown model {pattern!r}; registered models: {known}")
+        names += [m for m in matched if m not in names]
+    return names
+
+
+def _check_options(options: GridOptions) -> list[str]:
+    """Every choice that needs no data, checked first; returns the model names."""
+    if options.jobs < 1:
+        raise UsageError(f"--jobs must be ≥ 1, got {options.jobs}")
+    if options.threads is not None and options.threads < 1:
+        raise UsageError(f"--threads must be ≥ 1, got {options.threads}")
+    if options.max_lines is not None and options.max_lines < 1:
+        raise UsageError(f"--max-lines must be ≥ 1, got {options.max_lines}")
+    bad_seeds = [s for s in options.seeds if not 0 <= s <= MAX_SEED]
+    if bad_seeds:
+        raise UsageError(f"--seeds must lie in 0..{MAX_SEED}, got {bad_seeds[0]}")
+    unknown_files = sorted(set(options.data_files) - set(options.datasets))
+    if unknown_files:
+        raise UsageError(f"--data-file names dataset(s) not in --datasets: "
+                         f"{', '.join(unknown_files)}")
+    models = expand_models(options.models)
+    unknown_models = sorted(set(options.overrides) - set(models))
+    if unknown_models:
+        raise UsageError(f"--set names model(s) not in this run: {', '.join(unknown_models)}")
+    try:
+        check_writable(options.results_dir)
+    except OSError as err:
+        raise UsageError(f"--results-dir {options.results_dir} is not writable: {err}") from None
+    return models
+
+
+def _plan_dataset(name: str, models: list[str], options: GridOptions, source: DataSource
+                  ) -> list[RunSpec]:
+    """Every (model, seed) RunSpec of one dataset, with the hash that identifies its record."""
+    data_file = options.data_files.get(name)
+    if data_file is not None and not Path(data_file).is_file():
+        what = "is not a regular file" if Path(data_file).exists() else "not found"
+        raise DataError(f"{data_file}: data file for {name} {what}")
+    identity = source.identity(name, data_file=data_file, data_dir=options.data_dir,
+                               max_lines=options.max_lines, quick=options.quick)
+    runs = []
+    for model in models:
+        overrides = options.overrides.get(model, {})
+        try:
+            config = resolve_config(model, quick=options.quick, overrides=overrides)
+        except ConfigError as err:
+            raise UsageError(f"--set: {err}") from None
+        paper_row = getattr(model_class(model), "paper_row", None) or model
+        for seed in dict.fromkeys(options.seeds):
+            runs.append(RunSpec(name, model, seed, config,
+                                config_hash(model, config, identity, seed, PROTOCOL_VERSION),
+                                record_path(options.results_dir, name, model, seed), identity,
+                                overrides, paper_row))
+    return runs
+
+
+def _fan_out(pending: list[RunSpec], dataset: PreparedDataset, context: RunContext,
+             options: GridOptions) -> Iterator[tuple[RunSpec, str | None]]:
+    """Run `pending` serially or over joblib workers, with one tqdm bar over runs."""
+    with tqdm(total=len(pending), desc=f"{dataset.name} runs", unit="run") as bar:
+        if options.jobs == 1:
+            results = (guarded_run(spec, dataset, context) for spec in pending)
+        else:
+            from joblib import Parallel, delayed
+
+            level = logging.getLogger().getEffectiveLevel()
+            results = Parallel(n_jobs=options.jobs, return_as="generator_unordered")(
+                delayed(worker_run)(spec, dataset, context, level) for spec in pending)
+        for result in results:
+            bar.update()
+            yield result

@@ -1,0 +1,119 @@
+"""One run of the grid: seed → build the model → fit → evaluate → `RunRecord`, written atomically.
+
+`run_one` is what every backend executes, in the driver or in a worker process; the record is the
+only thing a run leaves (plus its log lines). Thread policy: `RunContext.threads` torch threads
+(None: one in a worker, whose process shares the cores with other workers; torch's default when
+the run has the machine to itself).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from benchmark.data.bagset import PreparedDataset
+from benchmark.protocol import PROTOCOL_VERSION, evaluate, loc_key
+from benchmark.records import RunRecord, plain
+from benchmark.store import write_record
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run, with its resolved config, data identity and the hash that identifies its record."""
+
+    dataset: str
+    model: str
+    seed: int
+    config: Any
+    config_hash: str
+    path: Path
+    identity: dict[str, Any]
+    overrides: dict[str, Any] = field(default_factory=dict)
+    """Config fields set from the command line (`--set`), recorded as `config_overrides`."""
+    paper_row: str = ""
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What every run of a dataset shares: environment facts recorded beside the numbers."""
+
+    device: str
+    libraries: dict[str, str | None]
+    git_commit: str | None
+    python: str
+    prepare_seconds: float = 0.0
+    threads: int | None = None
+
+
+def run_one(spec: RunSpec, dataset: PreparedDataset, context: RunContext) -> Path:
+    """Fit, evaluate and record one run; returns the record path."""
+    import torch
+
+    from benchmark.model_api import ModelContext
+    from benchmark.registry import get_model
+    from benchmark.seeding import seed_everything
+
+    if context.threads is not None:
+        torch.set_num_threads(context.threads)
+    seed_everything(spec.seed)
+    model_context = ModelContext(templates=dataset.templates, seed=spec.seed,
+                                 device=torch.device(context.device))
+    model = get_model(spec.model, spec.config, model_context)
+    splits = dataset.splits
+    start = time.perf_counter()
+    model.fit(splits["train"].bags, splits["val"].bags)
+    fit_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    evaluation = evaluate(model, {"val": splits["val"], "test": splits["test"]})
+    evaluate_seconds = time.perf_counter() - start
+    history = getattr(model, "history_", None)
+    record = RunRecord(
+        dataset=spec.dataset, model=spec.model, seed=spec.seed, config_hash=spec.config_hash,
+        protocol_version=PROTOCOL_VERSION, paper_row=spec.paper_row or spec.model,
+        config_class=type(spec.config).__qualname__, config=plain(spec.config),
+        config_overrides=spec.overrides, dataset_identity=spec.identity,
+        data_summary=dataset.summary, metrics=evaluation["metrics"],
+        threshold=evaluation["threshold"], counts=evaluation["counts"],
+        pr_curve=evaluation["pr_curve"], notes=evaluation["notes"],
+        history=None if history is None else plain(history),
+        timings={"prepare_seconds": context.prepare_seconds, "fit_seconds": fit_seconds,
+                 "evaluate_seconds": evaluate_seconds},
+        environment={"device": context.device, "torch_threads": torch.get_num_threads(),
+                     "libraries": context.libraries, "python": context.python,
+                     "git_commit": context.git_commit},
+        finished_at=datetime.now(UTC).isoformat(timespec="seconds"))
+    write_record(spec.path, record)
+    m, loc = evaluation["metrics"], loc_key()
+    log.info("%s/%s seed %d: auc %.4f f1 %.4f %s %.4f sr %.4f (fit %.1f s)", spec.dataset,
+             spec.model, spec.seed, m["auc"], m["f1"], loc, m[loc], m["sr"], fit_seconds)
+    return spec.path
+
+
+def guarded_run(spec: RunSpec, dataset: PreparedDataset, context: RunContext
+                ) -> tuple[RunSpec, str | None]:
+    """run_one, with a failure logged and returned instead of stopping the grid."""
+    try:
+        run_one(spec, dataset, context)
+    except Exception as err:  # noqa: BLE001 - one failed run must not lose the others
+        log.error("%s/%s seed %d failed: %s", spec.dataset, spec.model, spec.seed, err,
+                  exc_info=log.isEnabledFor(logging.DEBUG))
+        return spec, f"{type(err).__name__}: {err}"
+    return spec, None
+
+
+def worker_run(spec: RunSpec, dataset: PreparedDataset, context: RunContext, level: int
+               ) -> tuple[RunSpec, str | None]:
+    """A worker process's run: one torch thread unless told otherwise, logging to stderr."""
+    if context.threads is None:
+        context = replace(context, threads=1)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=level, stream=sys.stderr,
+                            format="%(levelname)s %(name)s: %(message)s")
+    return guarded_run(spec, dataset, context)

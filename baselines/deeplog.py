@@ -8,7 +8,7 @@ over a history of h = 10 keys; a softmax over all keys; training with cross-entr
 next-key prediction of normal data only; a key is anomalous when it is not among the top g = 9
 predictions.
 
-Adapted to bags (SPEC §3, weak supervision):
+Adapted to bags (weak supervision):
 - "Normal data" = training bags with bag label 0; nothing else is used for training. The epoch
   is selected by best-threshold F1 on the validation bags (never test).
 - Histories never cross a bag boundary. The first line of a bag is predicted from a START token
@@ -32,16 +32,17 @@ import torch
 from torch import nn
 
 from baselines.next_key import N_SPECIAL, PAD, NextKeyDetector, NextKeySettings, remap_unseen
+from benchmark.configs import positive
 from benchmark.registry import register_model
 
 
-@dataclass
+@dataclass(frozen=True)
 class DeepLogConfig(NextKeySettings):
     """DeepLog (paper defaults): h = 10, g = 9, 2 LSTM layers of 64 units; embedding_dim ours."""
 
-    hidden: int = 64
-    layers: int = 2
-    embedding_dim: int = 64
+    hidden: int = positive(64)
+    layers: int = positive(2)
+    embedding_dim: int = positive(64)
 
 
 class DeepLogNet(nn.Module):
@@ -65,6 +66,7 @@ class DeepLog(NextKeyDetector):
 
     config_class = DeepLogConfig
     quick_overrides = {"epochs": 3, "patience": 2}
+    paper_row = "DeepLog"
 
-    def build_network(self, seen: np.ndarray) -> nn.Module:
+    def key_network(self, seen: np.ndarray) -> nn.Module:
         return DeepLogNet(seen, self.config)

@@ -9,11 +9,11 @@ the templates (template2vec), one over template count vectors (the quantitative 
 whose last hidden states are concatenated into a softmax over all templates; trained on normal
 data only; a line is anomalous when its template is not among the top g = 9 predictions.
 
-Adapted to bags (SPEC §3, weak supervision), beyond what DeepLog's module docstring lists
+Adapted to bags (weak supervision), beyond what DeepLog's module docstring lists
 (normal bags only, histories within a bag starting from START, p = fraction of lines outside
 the top-g, unseen templates always outside, `drop` deletes the line):
 - template2vec = the pipeline's template vectors (`context.templates.vectors`: Word2Vec, TF-IDF
-  weighted, SPEC §2.4), frozen, scaled by one global factor to unit mean norm. The semantic
+  weighted), frozen, scaled by one global factor to unit mean norm. The semantic
   input carries two extra flags (START, unknown). A template unseen in training keeps its own
   semantic vector (LogAnomaly's point: new templates are understood through their meaning).
 - Quantitative pattern: step k of the count sequence is the count vector of the templates among
@@ -42,16 +42,17 @@ from baselines.next_key import (
     NextKeySettings,
     remap_unseen,
 )
+from benchmark.configs import positive
 from benchmark.registry import register_model
 
 
-@dataclass
+@dataclass(frozen=True)
 class LogAnomalyConfig(NextKeySettings):
     """LogAnomaly: h = 10, g = 9, 2 LSTM layers of 128 units per branch; count_dim ours."""
 
-    hidden: int = 128
-    layers: int = 2
-    count_dim: int = 64
+    hidden: int = positive(128)
+    layers: int = positive(2)
+    count_dim: int = positive(64)
 
 
 def semantic_table(vectors: np.ndarray) -> torch.Tensor:
@@ -94,6 +95,7 @@ class LogAnomaly(NextKeyDetector):
 
     config_class = LogAnomalyConfig
     quick_overrides = {"epochs": 3, "patience": 2, "hidden": 64}
+    paper_row = "LogAnomaly"
 
-    def build_network(self, seen: np.ndarray) -> nn.Module:
+    def key_network(self, seen: np.ndarray) -> nn.Module:
         return LogAnomalyNet(seen, self.context.templates.vectors, self.config)

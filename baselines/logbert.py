@@ -12,7 +12,7 @@ volume-of-hypersphere loss (VHM: squared distance of the [DIST] output to a cent
 trained on normal data only; a masked key is anomalous when its true key is not among the top
 g = 15 predictions.
 
-Adapted to bags (SPEC §3, weak supervision):
+Adapted to bags (weak supervision):
 - "Normal data" = training bags with bag label 0; epoch selection on validation F1, never test.
 - One bag = one sequence, whatever its length: positions are sinusoidal (no maximum length),
   so nothing is truncated (the public code's `seq_len`/`max_len` cap, logbert issue #24).
@@ -43,13 +43,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines.bag_scoring import score_bags
-from baselines.next_key import normal_bags, outside_top_g, seen_templates
+from baselines.next_key import outside_top_g, seen_templates
+from benchmark.configs import fraction, non_negative, positive, ratio
 from benchmark.data.bagset import BagSet
-from benchmark.model_api import BagModel, BagScores, ModelContext
+from benchmark.layers import sinusoidal_positions
 from benchmark.registry import register_model
-from benchmark.threshold import best_f1_threshold
-from benchmark.trainer import BagBatch, TrainSettings, iter_batches, make_batch, train_network
+from benchmark.trained_model import TrainedBagModel
+from benchmark.trainer import BagBatch, TrainSettings, iter_batches, make_batch
 
 PAD, MASK, DIST, UNK = 0, 1, 2, 3
 N_SPECIAL = 4
@@ -57,7 +57,7 @@ ROUND_BLOCK = 512
 """Positions are assigned to masking rounds by a seeded permutation of each block this long."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class LogBERTConfig(TrainSettings):
     """LogBERT (paper / public-code BGL defaults).
 
@@ -66,29 +66,18 @@ class LogBERTConfig(TrainSettings):
     top_g: candidates for the "normal key" test; instance_score: "attention" | "surprise".
     """
 
-    hidden: int = 256
-    layers: int = 4
-    heads: int = 4
-    dropout: float = 0.1
-    mask_ratio: float = 0.5
-    vhm_weight: float = 0.1
-    top_g: int = 15
+    hidden: int = positive(256)
+    layers: int = positive(4)
+    heads: int = positive(4)
+    dropout: float = fraction(0.1)
+    mask_ratio: float = ratio(0.5)
+    vhm_weight: float = non_negative(0.1)
+    top_g: int = positive(15)
     instance_score: Literal["attention", "surprise"] = "attention"
-    epochs: int = 200
-    patience: int = 10
-    batch_size: int = 32
-    weight_decay: float = 0.0
-
-
-def sinusoidal_positions(length: int, dim: int, device: torch.device) -> torch.Tensor:
-    """(length, dim) float32 Transformer position encodings (any length)."""
-    position = torch.arange(length, device=device, dtype=torch.float32)[:, None]
-    freq = torch.exp(torch.arange(0, dim, 2, device=device, dtype=torch.float32)
-                     * (-math.log(10000.0) / dim))
-    pe = torch.zeros(length, dim, device=device)
-    pe[:, 0::2] = torch.sin(position * freq)
-    pe[:, 1::2] = torch.cos(position * freq)[:, : dim // 2]
-    return pe
+    epochs: int = positive(200)
+    patience: int = positive(10)
+    batch_size: int = positive(32)
+    weight_decay: float = non_negative(0.0)
 
 
 def key_tokens(seen: np.ndarray) -> torch.Tensor:
@@ -169,66 +158,64 @@ def masking_rounds(width: int, rounds: int, seed: int) -> np.ndarray:
 
 
 @register_model("logbert")
-class LogBERT(BagModel):
+class LogBERT(TrainedBagModel):
     """LogBERT (Guo et al., 2021): masked key prediction + hypersphere, trained on normal bags."""
 
     config_class = LogBERTConfig
     quick_overrides = {"hidden": 64, "layers": 2, "heads": 2, "epochs": 3, "patience": 2}
+    trains_on = "normal"
+    drop_mode = "delete"
+    paper_row = "LogBERT"
     config: LogBERTConfig
 
-    def __init__(self, config: LogBERTConfig, context: ModelContext) -> None:
-        super().__init__(config, context)
-        if not 0.0 < config.mask_ratio <= 1.0:
-            raise ValueError(f"mask_ratio must be in (0, 1], got {config.mask_ratio}")
-        if config.instance_score not in ("attention", "surprise"):
+    def check_config(self) -> None:
+        if not 0.0 < self.config.mask_ratio <= 1.0:
+            raise ValueError(f"mask_ratio must be in (0, 1], got {self.config.mask_ratio}")
+        if self.config.instance_score not in ("attention", "surprise"):
             raise ValueError(f"instance_score must be 'attention' or 'surprise', "
-                             f"got {config.instance_score!r}")
+                             f"got {self.config.instance_score!r}")
 
-    def fit(self, train: BagSet, val: BagSet) -> LogBERT:
-        """Train on the training bags labelled normal (0) only; select the epoch on val F1."""
-        normal = normal_bags(train, self.name)
-        torch.manual_seed(self.context.seed)
-        seen = seen_templates(normal, self.context.templates.size)
+    def build_network(self, train: BagSet, val: BagSet) -> LogBERTNet:
+        """The encoder over the normal training bags' templates, its centre already set."""
+        seen = seen_templates(train, self.context.templates.size)
         self.seen_ = torch.from_numpy(seen).to(self.context.device)
-        self.net_ = LogBERTNet(seen, self.config).to(self.context.device)
-        mask_rng = torch.Generator().manual_seed(self.context.seed)
-        self._update_center(normal)
+        net = LogBERTNet(seen, self.config).to(self.context.device)
+        self.mask_generator_ = torch.Generator().manual_seed(self.context.seed)
+        self._update_center(net, train)
+        return net
 
-        def loss_fn(batch: BagBatch) -> torch.Tensor:
-            masked = (torch.rand(batch.mask.shape, generator=mask_rng) < self.config.mask_ratio)
-            masked = masked.to(batch.mask.device) & batch.mask
-            tokens = self.net_.tokens(batch)
-            hidden, _ = self.net_(torch.where(masked, MASK, tokens), batch.mask)
-            vhm = ((hidden[:, 0] - self.net_.center) ** 2).sum(dim=1).mean()
-            if not masked.any():
-                return self.config.vhm_weight * vhm
-            mlkp = F.cross_entropy(self.net_.key_head(hidden[:, 1:][masked]), batch.ids[masked])
-            return mlkp + self.config.vhm_weight * vhm
+    def batch_loss(self, batch: BagBatch) -> torch.Tensor:
+        """MLKP cross-entropy on randomly masked keys + vhm_weight x squared [DIST] distance."""
+        draw = torch.rand(batch.mask.shape, generator=self.mask_generator_)
+        masked = (draw < self.config.mask_ratio).to(batch.mask.device) & batch.mask
+        tokens = self.net_.tokens(batch)
+        hidden, _ = self.net_(torch.where(masked, MASK, tokens), batch.mask)
+        vhm = ((hidden[:, 0] - self.net_.center) ** 2).sum(dim=1).mean()
+        if not masked.any():
+            return self.config.vhm_weight * vhm
+        mlkp = F.cross_entropy(self.net_.key_head(hidden[:, 1:][masked]), batch.ids[masked])
+        return mlkp + self.config.vhm_weight * vhm
 
-        def validate() -> float:
-            f1 = best_f1_threshold(self._score(val, None, with_instances=False).probabilities,
-                                   val.labels).f1
-            self._update_center(normal)  # centre for the next epoch (saved with these weights)
-            return f1
+    def validate(self, train: BagSet, val: BagSet) -> float:
+        """Validation F1; then the centre for the next epoch (saved with these weights)."""
+        f1 = super().validate(train, val)
+        self._update_center(self.net_, train)
+        return f1
 
-        self.history_ = train_network(self.net_, normal, loss_fn, validate, self.config,
-                                      self.context, self.name, sampler="shuffle")
-        return self
+    def batch_probabilities(self, batch: BagBatch) -> torch.Tensor:
+        return self._masked_predictions(batch)[0]
 
-    def score(self, bags: BagSet, drop: np.ndarray | None = None) -> BagScores:
+    def batch_scores(self, batch: BagBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """p = fraction of keys outside the top-g when masked; instance scores per config."""
-        return self._score(bags, drop, with_instances=True)
+        p, surprise = self._masked_predictions(batch)
+        if self.config.instance_score == "surprise":
+            return p, surprise
+        _, attention = self.net_(self.net_.tokens(batch), batch.mask)
+        return p, attention[:, :, 0, 1:].mean(dim=1)
 
-    def _score(self, bags: BagSet, drop: np.ndarray | None, with_instances: bool) -> BagScores:
-        def forward(batch: BagBatch) -> tuple[torch.Tensor, torch.Tensor]:
-            return self._forward(batch, with_instances)
-
-        return score_bags(self.net_, forward, bags, drop, self.config.batch_size,
-                          self.context.device)
-
-    def _forward(
-        self, batch: BagBatch, with_instances: bool
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def _masked_predictions(self, batch: BagBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every position masked once over the rounds: p (n,) = fraction outside the top-g,
+        surprise (n, W) = −log p(true key), -inf at padding."""
         mask = batch.mask
         tokens = self.net_.tokens(batch)
         rounds = math.ceil(1.0 / self.config.mask_ratio)
@@ -244,21 +231,17 @@ class LogBERT(BagModel):
             out, surp = outside_top_g(self.net_.key_head(hidden[:, 1:][masked]),
                                       batch.ids[masked], self.seen_, self.config.top_g)
             outside[masked], surprise[masked] = out, surp
-        p = outside.sum(dim=1) / mask.sum(dim=1).clamp(min=1)
-        if not with_instances or self.config.instance_score == "surprise":
-            return p, surprise
-        _, attention = self.net_(tokens, mask)
-        return p, attention[:, :, 0, 1:].mean(dim=1)
+        return outside.sum(dim=1) / mask.sum(dim=1).clamp(min=1), surprise
 
-    def _update_center(self, normal: BagSet) -> None:
+    def _update_center(self, net: LogBERTNet, normal: BagSet) -> None:
         """centre = mean [DIST] output over the (unmasked) normal training bags, eval mode."""
-        was_training = self.net_.training
-        self.net_.eval()
-        total = torch.zeros_like(self.net_.center)
+        was_training = net.training
+        net.eval()
+        total = torch.zeros_like(net.center)
         with torch.no_grad():
             for index in iter_batches(normal, self.config.batch_size):
                 batch = make_batch(normal, index, self.context.device)
-                hidden, _ = self.net_(self.net_.tokens(batch), batch.mask)
+                hidden, _ = net(net.tokens(batch), batch.mask)
                 total += hidden[:, 0].float().sum(dim=0)
-        self.net_.center.copy_(total / len(normal))
-        self.net_.train(was_training)
+        net.center.copy_(total / len(normal))
+        net.train(was_training)

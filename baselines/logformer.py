@@ -36,21 +36,21 @@ layer, mean over heads. `drop` deletes the line from the sequence before re-scor
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines.bag_scoring import score_bags
+from benchmark.configs import bounded, fraction, non_negative, positive
 from benchmark.data.bagset import BagSet, TemplateTable
 from benchmark.data.tokens import tokenize_template
-from benchmark.model_api import BagModel, BagScores, ModelContext
+from benchmark.layers import sinusoidal_positions
 from benchmark.registry import register_model
-from benchmark.threshold import best_f1_threshold
-from benchmark.trainer import BagBatch, TrainSettings, train_network
+from benchmark.trained_model import TrainedBagModel
+from benchmark.trainer import BagBatch, Optimiser, TrainSettings, check_finite
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ PAD, UNK, MASK, CLS = 0, 1, 2, 3
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[MASK]", "[CLS]")
 
 
-@dataclass
+@dataclass(frozen=True)
 class LogFormerConfig(TrainSettings):
     """LogFormer hyperparameters (all sizes our choice: the paper's were not available).
 
@@ -68,29 +68,17 @@ class LogFormerConfig(TrainSettings):
     masking ratio, learning rate, batch size in templates).
     """
 
-    dim: int = 128
-    heads: int = 4
-    token_layers: int = 2
-    sequence_layers: int = 2
-    ff_dim: int = 256
-    dropout: float = 0.1
-    pooling: str = "mean"
-    mlm_epochs: int = 30
-    mlm_mask_ratio: float = 0.15
-    mlm_lr: float = 1e-3
-    mlm_batch_size: int = 64
-
-
-def sinusoidal_positions(length: int, dim: int, device: torch.device) -> torch.Tensor:
-    """(length, dim) float32 fixed sine/cosine position encodings (Vaswani et al.)."""
-    position = torch.arange(length, dtype=torch.float32, device=device)[:, None]
-    freq = torch.exp(
-        torch.arange(0, dim, 2, dtype=torch.float32, device=device) * (-math.log(10000.0) / dim)
-    )
-    table = torch.zeros(length, dim, device=device)
-    table[:, 0::2] = torch.sin(position * freq)
-    table[:, 1::2] = torch.cos(position * freq[: dim // 2])
-    return table
+    dim: int = positive(128)
+    heads: int = positive(4)
+    token_layers: int = positive(2)
+    sequence_layers: int = positive(2)
+    ff_dim: int = positive(256)
+    dropout: float = fraction(0.1)
+    pooling: Literal["mean", "cls"] = "mean"
+    mlm_epochs: int = non_negative(30)
+    mlm_mask_ratio: float = bounded(0.15, min=0, max=1)
+    mlm_lr: float = positive(1e-3)
+    mlm_batch_size: int = positive(64)
 
 
 class AttentionBlock(nn.Module):
@@ -210,30 +198,33 @@ def masked_token_loss(
 
 
 def pretrain_token_encoder(
-    encoder: TokenEncoder, tokens: torch.Tensor, config: LogFormerConfig, seed: int
+    encoder: TokenEncoder, tokens: torch.Tensor, config: LogFormerConfig, seed: int,
+    name: str = "token encoder",
 ) -> list[float]:
     """Masked-token pre-training of stage 1 on training templates `tokens` (n, S), in place.
 
-    Rows without any real token are skipped. Returns the mean loss of each epoch.
+    Every epoch visits the rows in a seeded order, in batches of `mlm_batch_size`; AdamW steps
+    (`mlm_lr`, the config's weight decay and gradient clip, mixed precision on CUDA); a NaN/inf
+    loss raises TrainingDiverged naming `name`. Rows without any real token are skipped.
+    Returns the mean loss of each epoch.
     """
     tokens = tokens[(tokens > CLS).any(dim=1)]
     if len(tokens) == 0 or config.mlm_epochs == 0:
         return []
     generator = torch.Generator().manual_seed(seed)
-    optimiser = torch.optim.AdamW(encoder.parameters(), lr=config.mlm_lr,
-                                  weight_decay=config.weight_decay)
+    optimiser = Optimiser(encoder, config.mlm_lr, config.weight_decay, config.grad_clip,
+                          tokens.device)
     losses = []
     encoder.train()
-    for _ in range(config.mlm_epochs):
+    for epoch in range(1, config.mlm_epochs + 1):
         order = torch.randperm(len(tokens), generator=generator)
         total = 0.0
-        for start in range(0, len(tokens), config.mlm_batch_size):
+        for step, start in enumerate(range(0, len(tokens), config.mlm_batch_size), start=1):
             batch = tokens[order[start : start + config.mlm_batch_size]]
-            loss = masked_token_loss(encoder, batch, config.mlm_mask_ratio, generator)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(encoder.parameters(), config.grad_clip)
-            optimiser.step()
+            with optimiser.autocast():
+                loss = masked_token_loss(encoder, batch, config.mlm_mask_ratio, generator)
+            check_finite(loss, name, seed, epoch, step)
+            optimiser.step(loss)
             total += float(loss.detach()) * len(batch)
         losses.append(total / len(tokens))
     encoder.eval()
@@ -263,59 +254,52 @@ class SequenceClassifier(nn.Module):
 
 
 @register_model("logformer")
-class LogFormer(BagModel):
+class LogFormer(TrainedBagModel):
     """LogFormer (Hang et al., CMES 2023): cascaded token/sequence Transformers, bag-supervised."""
 
     config_class = LogFormerConfig
     quick_overrides = {"epochs": 3, "patience": 2, "mlm_epochs": 3, "dim": 32, "ff_dim": 64}
+    trains_on = "all"
+    drop_mode = "delete"
+    paper_row = "LogFormer"
+    config: LogFormerConfig
 
-    def __init__(self, config: LogFormerConfig, context: ModelContext) -> None:
-        super().__init__(config, context)
-        if config.pooling not in ("mean", "cls"):
-            raise ValueError(f"logformer: pooling must be 'mean' or 'cls', got {config.pooling!r}")
-        if config.dim % config.heads:
-            raise ValueError(f"logformer: dim {config.dim} is not divisible by heads "
-                             f"{config.heads}")
+    def check_config(self) -> None:
+        cfg = self.config
+        if cfg.pooling not in ("mean", "cls"):
+            raise ValueError(f"{self.name}: pooling must be 'mean' or 'cls', got {cfg.pooling!r}")
+        if cfg.dim % cfg.heads:
+            raise ValueError(f"{self.name}: dim {cfg.dim} is not divisible by heads {cfg.heads}")
 
-    def fit(self, train: BagSet, val: BagSet) -> LogFormer:
+    def build_network(self, train: BagSet, val: BagSet) -> SequenceClassifier:
+        """Stage 1 pre-trained on the training templates and frozen; stage 2 untrained."""
         cfg, ctx = self.config, self.context
-        torch.manual_seed(ctx.seed)
-        templates = ctx.templates
         train_ids = np.unique(np.concatenate([train.instances(b) for b in range(len(train))]))
-        all_tokens = template_tokens(templates)
+        all_tokens = template_tokens(ctx.templates)
         self.vocabulary_ = TokenVocabulary([all_tokens[t] for t in train_ids])
         self.token_encoder_ = TokenEncoder(len(self.vocabulary_), cfg).to(ctx.device)
         self.mlm_losses_ = pretrain_token_encoder(
             self.token_encoder_,
             self.vocabulary_.encode([all_tokens[t] for t in train_ids]).to(ctx.device),
-            cfg, ctx.seed,
+            cfg, ctx.seed, name=f"{self.name} stage 1",
         )
-        log.info("logformer: vocabulary %d tokens from %d training templates; MLM loss %s",
+        log.info("%s: vocabulary %d tokens from %d training templates; MLM loss %s", self.name,
                  len(self.vocabulary_), len(train_ids),
                  f"{self.mlm_losses_[0]:.3f} → {self.mlm_losses_[-1]:.3f}"
                  if self.mlm_losses_ else "n/a")
         embeddings = self._frozen_log_embeddings(all_tokens)
         embeddings = standardise(embeddings, torch.as_tensor(train_ids, device=ctx.device))
-        self.net_ = SequenceClassifier(embeddings, cfg).to(ctx.device)
+        return SequenceClassifier(embeddings, cfg)
 
-        def loss_fn(batch: BagBatch) -> torch.Tensor:
-            logits, _ = self.net_(batch.ids, batch.mask)
-            return F.binary_cross_entropy_with_logits(logits, batch.labels)
+    def batch_loss(self, batch: BagBatch) -> torch.Tensor:
+        """BCE of the bag logits against the bag labels."""
+        logits, _ = self.net_(batch.ids, batch.mask)
+        return F.binary_cross_entropy_with_logits(logits, batch.labels)
 
-        def validate() -> float:
-            return best_f1_threshold(self.score(val).probabilities, val.labels).f1
-
-        self.history_ = train_network(self.net_, train, loss_fn, validate, cfg, ctx,
-                                      "logformer", sampler="weighted")
-        return self
-
-    def score(self, bags: BagSet, drop: np.ndarray | None = None) -> BagScores:
-        def forward(batch: BagBatch) -> tuple[torch.Tensor, torch.Tensor]:
-            logits, attention = self.net_(batch.ids, batch.mask)
-            return torch.sigmoid(logits), attention
-
-        return score_bags(self.net_, forward, bags, drop, self.config.batch_size,
-                          self.context.device)
+    def batch_scores(self, batch: BagBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """sigmoid(bag logit) and the [CLS] attention of the last layer (mean over heads)."""
+        logits, attention = self.net_(batch.ids, batch.mask)
+        return torch.sigmoid(logits), attention
 
     def _frozen_log_embeddings(self, all_tokens: list[list[str]]) -> torch.Tensor:
         """(T, dim) stage-1 log embeddings of every template, computed once, no gradient."""

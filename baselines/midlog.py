@@ -41,15 +41,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines.bag_scoring import score_bags
+from benchmark.configs import fraction, non_negative, positive
 from benchmark.data.bagset import BagSet
-from benchmark.model_api import BagModel, BagScores
 from benchmark.registry import register_model
-from benchmark.threshold import best_f1_threshold
-from benchmark.trainer import BagBatch, TrainSettings, train_network
+from benchmark.trained_model import TrainedBagModel
+from benchmark.trainer import BagBatch, TrainSettings
 
 
-@dataclass
+@dataclass(frozen=True)
 class MIDLogConfig(TrainSettings):
     """MIDLog hyperparameters (sizes our choice; the official code was not available).
 
@@ -59,13 +58,13 @@ class MIDLogConfig(TrainSettings):
     the longest training/validation bag).
     """
 
-    hidden: int = 128
-    mixer_layers: int = 2
-    token_hidden: int = 256
-    channel_hidden: int = 256
-    attention_hidden: int = 128
-    dropout: float = 0.1
-    max_len: int = 128
+    hidden: int = positive(128)
+    mixer_layers: int = non_negative(2)
+    token_hidden: int = positive(256)
+    channel_hidden: int = positive(256)
+    attention_hidden: int = positive(128)
+    dropout: float = fraction(0.1)
+    max_len: int = positive(128)
 
 
 class TokenMixing(nn.Module):
@@ -175,40 +174,35 @@ class MIDLogNet(nn.Module):
 
 
 @register_model("midlog")
-class MIDLog(BagModel):
+class MIDLog(TrainedBagModel):
     """MIDLog (He et al., ICSE 2025): PatchMixer + gated-attention MIL on bag labels."""
 
     config_class = MIDLogConfig
     quick_overrides = {"epochs": 3, "patience": 2, "hidden": 32, "token_hidden": 64,
                        "channel_hidden": 64, "attention_hidden": 32}
+    trains_on = "all"
+    drop_mode = "delete"
+    paper_row = "MIDLog"
+    config: MIDLogConfig
 
-    def fit(self, train: BagSet, val: BagSet) -> MIDLog:
-        cfg, ctx = self.config, self.context
-        torch.manual_seed(ctx.seed)
-        self.length_ = max(cfg.max_len, train.max_length, val.max_length)
-        vectors = torch.as_tensor(np.asarray(ctx.templates.vectors, dtype=np.float32))
-        self.net_ = MIDLogNet(vectors, self.length_, cfg).to(ctx.device)
+    def build_network(self, train: BagSet, val: BagSet) -> MIDLogNet:
+        """Token mixing over L = max(max_len, longest training / validation bag)."""
+        self.length_ = max(self.config.max_len, train.max_length, val.max_length)
+        vectors = torch.as_tensor(np.asarray(self.context.templates.vectors, dtype=np.float32))
+        return MIDLogNet(vectors, self.length_, self.config)
 
-        def loss_fn(batch: BagBatch) -> torch.Tensor:
-            logits, _, _ = self.net_(batch.ids, batch.mask)
-            return F.binary_cross_entropy_with_logits(logits, batch.labels)
+    def batch_loss(self, batch: BagBatch) -> torch.Tensor:
+        """BCE of the bag logits against the bag labels."""
+        logits, _, _ = self.net_(batch.ids, batch.mask)
+        return F.binary_cross_entropy_with_logits(logits, batch.labels)
 
-        def validate() -> float:
-            return best_f1_threshold(self.score(val).probabilities, val.labels).f1
-
-        self.history_ = train_network(self.net_, train, loss_fn, validate, cfg, ctx, "midlog",
-                                      sampler="weighted")
-        return self
-
-    def score(self, bags: BagSet, drop: np.ndarray | None = None) -> BagScores:
+    def check_bags(self, bags: BagSet) -> None:
         if bags.max_length > self.length_:
-            raise ValueError(f"midlog: bags of up to {bags.max_length} instances, but the "
+            raise ValueError(f"{self.name}: bags of up to {bags.max_length} instances, but the "
                              f"token-mixing length fixed at fit time is {self.length_} "
                              "(raise max_len)")
 
-        def forward(batch: BagBatch) -> tuple[torch.Tensor, torch.Tensor]:
-            logits, attention, instance_logits = self.net_(batch.ids, batch.mask)
-            return torch.sigmoid(logits), attention * torch.sigmoid(instance_logits)
-
-        return score_bags(self.net_, forward, bags, drop, self.config.batch_size,
-                          self.context.device)
+    def batch_scores(self, batch: BagBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """sigmoid(bag logit); instance score = attention x sigmoid(instance logit)."""
+        logits, attention, instance_logits = self.net_(batch.ids, batch.mask)
+        return torch.sigmoid(logits), attention * torch.sigmoid(instance_logits)

@@ -2,7 +2,7 @@
 
 Both learn P(template of line i | the h lines before it in the same bag) on normal training bags
 and call a line anomalous when its template is not among the g most likely predictions
-(SPEC §3). Subclasses only supply the network (`build_network`).
+(DeepLog's rule). Subclasses only supply the network (`key_network`).
 
 Tokens fed to the networks: PAD = 0, START = 1 (the beginning of a bag), UNK = 2 (a template
 never seen in training), template t = N_SPECIAL + t. The history of line i is the last h tokens
@@ -21,11 +21,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines.bag_scoring import score_bags
+from benchmark.configs import non_negative, positive
 from benchmark.data.bagset import BagSet
-from benchmark.model_api import BagModel, BagScores, ModelContext
-from benchmark.threshold import best_f1_threshold
-from benchmark.trainer import BagBatch, TrainSettings, train_network
+from benchmark.trained_model import TrainedBagModel
+from benchmark.trainer import BagBatch, TrainSettings
 
 PAD, START, UNK = 0, 1, 2
 N_SPECIAL = 3
@@ -35,25 +34,17 @@ MAX_SURPRISE = -math.log(np.finfo(np.float32).tiny)
 of seen templates are capped at the same value so every real instance has a finite score."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class NextKeySettings(TrainSettings):
     """Shared next-key settings: history = h lines, top_g = g candidates (DeepLog's h = 10, g = 9).
 
     Optimisation follows the papers (Adam without weight decay); epochs/patience/batch size are
-    the harness defaults (SPEC §3), counted in bags.
+    the harness defaults, counted in bags.
     """
 
-    history: int = 10
-    top_g: int = 9
-    weight_decay: float = 0.0
-
-
-def normal_bags(train: BagSet, model_name: str) -> BagSet:
-    """The training bags labelled normal (0): all that a normal-behaviour model may learn from."""
-    normal = train.subset(np.flatnonzero(train.labels == 0))
-    if len(normal) == 0:
-        raise ValueError(f"{model_name}: no normal (label 0) training bag to learn from")
-    return normal
+    history: int = positive(10)
+    top_g: int = positive(9)
+    weight_decay: float = non_negative(0.0)
 
 
 def seen_templates(bags: BagSet, n_templates: int) -> np.ndarray:
@@ -110,47 +101,34 @@ def per_bag(values: torch.Tensor, mask: torch.Tensor, fill: float) -> torch.Tens
     return out
 
 
-class NextKeyDetector(BagModel):
+class NextKeyDetector(TrainedBagModel):
     """Base for next-template LSTM detectors trained on normal bags (not registered itself)."""
 
+    trains_on = "normal"
+    drop_mode = "delete"
     config: NextKeySettings
 
-    def __init__(self, config: NextKeySettings, context: ModelContext) -> None:
-        super().__init__(config, context)
-        if config.history < 1 or config.top_g < 1:
-            raise ValueError(
-                f"history and top_g must be >= 1, got {config.history}, {config.top_g}"
-            )
+    def check_config(self) -> None:
+        if self.config.history < 1 or self.config.top_g < 1:
+            raise ValueError(f"{self.name}: history and top_g must be >= 1, got "
+                             f"{self.config.history}, {self.config.top_g}")
 
     @abstractmethod
-    def build_network(self, seen: np.ndarray) -> nn.Module:
+    def key_network(self, seen: np.ndarray) -> nn.Module:
         """The network: windows (N, h) int64 tokens -> logits (N, T) over templates."""
 
-    def fit(self, train: BagSet, val: BagSet) -> NextKeyDetector:
-        """Train on the training bags labelled normal (0) only; select the epoch on val F1."""
-        normal = normal_bags(train, self.name)
-        torch.manual_seed(self.context.seed)
-        seen = seen_templates(normal, self.context.templates.size)
+    def build_network(self, train: BagSet, val: BagSet) -> nn.Module:
+        seen = seen_templates(train, self.context.templates.size)
         self.seen_ = torch.from_numpy(seen).to(self.context.device)
-        self.net_ = self.build_network(seen).to(self.context.device)
+        return self.key_network(seen)
 
-        def loss_fn(batch: BagBatch) -> torch.Tensor:
-            windows, targets = history_windows(batch, self.config.history)
-            return F.cross_entropy(self.net_(windows), targets)
+    def batch_loss(self, batch: BagBatch) -> torch.Tensor:
+        """Cross-entropy of every line's template given its history."""
+        windows, targets = history_windows(batch, self.config.history)
+        return F.cross_entropy(self.net_(windows), targets)
 
-        def validate() -> float:
-            return best_f1_threshold(self.score(val).probabilities, val.labels).f1
-
-        self.history_ = train_network(self.net_, normal, loss_fn, validate, self.config,
-                                      self.context, self.name, sampler="shuffle")
-        return self
-
-    def score(self, bags: BagSet, drop: np.ndarray | None = None) -> BagScores:
+    def batch_scores(self, batch: BagBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """p = fraction of a bag's lines outside the top-g; instance score = −log p(template)."""
-        return score_bags(self.net_, self._forward, bags, drop, self.config.batch_size,
-                          self.context.device)
-
-    def _forward(self, batch: BagBatch) -> tuple[torch.Tensor, torch.Tensor]:
         n_real = batch.mask.sum(dim=1)
         if int(n_real.sum()) == 0:
             return torch.zeros(len(n_real)), torch.full(batch.mask.shape, -torch.inf)
@@ -159,4 +137,3 @@ class NextKeyDetector(BagModel):
                                           self.config.top_g)
         p = per_bag(outside.float(), batch.mask, 0.0).sum(dim=1) / n_real.clamp(min=1)
         return p, per_bag(surprise, batch.mask, -torch.inf)
-

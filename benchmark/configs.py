@@ -31,19 +31,31 @@ def bounded(default: Any, *, min: float | None = None, max: float | None = None,
                              metadata={k: v for k, v in bounds.items() if v is not None})
 
 
-def positive(default: Any) -> Any:
-    """A field whose value must be > 0 (epochs, sizes, learning rates)."""
-    return bounded(default, min_exclusive=0)
+def positive(default: int | float | None) -> Any:
+    """An int ≥ 1, or a float > 0 (chosen by the default's type; None counts as int)."""
+    if isinstance(default, float):
+        return bounded(default, min_exclusive=0)
+    return bounded(default, min=1)
 
 
-def non_negative(default: Any) -> Any:
-    """A field whose value must be ≥ 0 (loss weights, margins, weight decay)."""
+def non_negative(default: int | float) -> Any:
+    """A number ≥ 0 (a loss weight, a margin, a count that may be zero)."""
     return bounded(default, min=0)
 
 
-def fraction(default: Any) -> Any:
-    """A field in [0, 1) (dropout, mask ratios)."""
+def at_least(default: int | float, low: int | float) -> Any:
+    """A number ≥ low."""
+    return bounded(default, min=low)
+
+
+def fraction(default: float) -> Any:
+    """A rate in [0, 1): dropout."""
     return bounded(default, min=0, max_exclusive=1)
+
+
+def ratio(default: float) -> Any:
+    """A share in (0, 1]: e.g. a masking ratio that must mask something."""
+    return bounded(default, min_exclusive=0, max=1)
 
 
 def build_config(config_class: type, changes: dict[str, Any], owner: str) -> Any:

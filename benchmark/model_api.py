@@ -13,7 +13,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from benchmark.data.bagset import BagSet, TemplateTable
+from benchmark.data.bagset import NO_DROP, BagSet, TemplateTable
+
+
+class NotFittedError(RuntimeError):
+    """`score` was called before `fit`."""
 
 if TYPE_CHECKING:  # torch is imported by the models that need it, not by the report
     import torch
@@ -63,5 +67,22 @@ class BagModel(ABC):
 
         Each model removes the instance its own natural way (LogMILP zeroes its input vector;
         sequence models delete the line). A bag left with no instance still gets a finite
-        probability (models that delete the line score it 0).
+        probability (models that delete the line score it 0). Raises NotFittedError before
+        `fit` and ValueError for a `drop` that fails `checked_drop`.
         """
+
+
+def checked_drop(drop: np.ndarray | None, bags: BagSet, model_name: str) -> np.ndarray | None:
+    """`drop` as a (B,) int64 array whose entries are NO_DROP or an instance index inside their
+    bag; ValueError (naming the model and the first bad bag) otherwise. None stays None."""
+    if drop is None:
+        return None
+    drop = np.asarray(drop, dtype=np.int64)
+    if drop.shape != (len(bags),):
+        raise ValueError(f"{model_name}: drop has shape {drop.shape}, expected ({len(bags)},)")
+    outside = (drop != NO_DROP) & ((drop < 0) | (drop >= bags.lengths))
+    if np.any(outside):
+        b = int(np.flatnonzero(outside)[0])
+        raise ValueError(f"{model_name}: drop[{b}] = {drop[b]} is outside bag {b} of "
+                         f"{bags.lengths[b]} instances (use {NO_DROP} for none)")
+    return drop

@@ -1,4 +1,4 @@
-"""The one training loop shared by every neural model (SPEC §3–4).
+"""The one training loop shared by every neural model.
 
 Sampling: `WeightedRandomSampler` on bag labels (each class drawn equally often) or a seeded
 shuffle; every RNG seeded from the run seed; device `auto` with mixed precision on CUDA; early
@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -31,9 +32,9 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainSettings:
-    """Optimisation settings every trained model config inherits (defaults: SPEC §3).
+    """Optimisation settings every trained model config inherits (the harness defaults).
 
     epochs: maximum passes; patience: epochs without validation improvement before stopping;
     steps_per_epoch: batches per epoch (None = ceil(len(train) / batch_size)).
@@ -53,13 +54,16 @@ class BagBatch:
     """A mini-batch on the model's device.
 
     ids: (n, W) int64 template ids, 0 at padding; mask: (n, W) bool, True = real instance;
-    labels: (n,) float32 bag labels; index: (n,) int64 bag positions in the BagSet.
+    labels: (n,) float32 bag labels; index: (n,) int64 bag positions in the BagSet;
+    zeroed: None, or (n,) int64 instance per bag whose input a model that zeroes dropped
+    instances (drop_mode "zero") must zero (NO_DROP = none); set only when scoring with `drop`.
     """
 
     ids: torch.Tensor
     mask: torch.Tensor
     labels: torch.Tensor
     index: np.ndarray
+    zeroed: torch.Tensor | None = None
 
 
 def make_batch(
@@ -111,10 +115,7 @@ def train_network(
     device = context.device
     net.to(device)
     generator = torch.Generator().manual_seed(context.seed)
-    optimiser = torch.optim.AdamW(net.parameters(), lr=settings.lr,
-                                  weight_decay=settings.weight_decay)
-    use_amp = device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    optimiser = Optimiser(net, settings.lr, settings.weight_decay, settings.grad_clip, device)
     steps = settings.steps_per_epoch or -(-len(train) // settings.batch_size)
     history = TrainHistory()
     best_score, best_state, waited = -np.inf, None, 0
@@ -130,19 +131,10 @@ def train_network(
             if len(index) == 0:
                 break
             batch = make_batch(train, index, device)
-            with torch.autocast(device_type=device.type, enabled=use_amp):
+            with optimiser.autocast():
                 loss = loss_fn(batch)
-            if not torch.isfinite(loss):
-                raise TrainingDiverged(
-                    f"{model_name}: loss became {loss.item()} at seed {context.seed}, "
-                    f"epoch {epoch}, step {step + 1}"
-                )
-            optimiser.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.unscale_(optimiser)
-            nn.utils.clip_grad_norm_(net.parameters(), settings.grad_clip)
-            scaler.step(optimiser)
-            scaler.update()
+            check_finite(loss, model_name, context.seed, epoch, step + 1)
+            optimiser.step(loss)
             total += float(loss.detach())
         history.losses.append(total / steps)
 
@@ -167,6 +159,39 @@ def train_network(
     log.info("%s seed %d: best epoch %d of %d (val %.4f)", model_name, context.seed,
              history.best_epoch, len(history.losses), best_score)
     return history
+
+
+class Optimiser:
+    """AdamW on `net`'s parameters with gradient-norm clipping; mixed precision (autocast and
+    a gradient scaler) when `device` is CUDA, plain float32 steps otherwise."""
+
+    def __init__(self, net: nn.Module, lr: float, weight_decay: float, grad_clip: float,
+                 device: torch.device) -> None:
+        self.net, self.grad_clip, self.device = net, grad_clip, device
+        self.use_amp = device.type == "cuda"
+        self.adamw = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+
+    def autocast(self) -> AbstractContextManager:
+        """Context for the forward pass and loss (a no-op without mixed precision)."""
+        return torch.autocast(device_type=self.device.type, enabled=self.use_amp)
+
+    def step(self, loss: torch.Tensor) -> None:
+        """Back-propagate the scalar `loss`, clip the gradient norm, update the weights."""
+        self.adamw.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(self.adamw)
+        nn.utils.clip_grad_norm_(self.net.parameters(), self.grad_clip)
+        self.scaler.step(self.adamw)
+        self.scaler.update()
+
+
+def check_finite(loss: torch.Tensor, model_name: str, seed: int, epoch: int, step: int) -> None:
+    """Raise TrainingDiverged naming model, seed, epoch and (1-based) step if `loss` is NaN/inf."""
+    if not torch.isfinite(loss):
+        raise TrainingDiverged(
+            f"{model_name}: loss became {loss.item()} at seed {seed}, epoch {epoch}, step {step}"
+        )
 
 
 def _epoch_order(

@@ -6,9 +6,9 @@ similarities s_ij = 1 / (1 + ||ẑ_i − p̂_j||₂), candidate bias b_i = 1 −
 statistics F_p = (M_bag, E_bag, V_bag) (§III-D); K-head attention pooling and a classifier on
 [Z_cat; F_p]; the loss of Eq. (4) = focal loss + λ_p L_proto + λ_a L_attn + λ_c L_con with the
 perturbation-consistency term of Eq. (3) (§III-E); localisation by the attention head of minimum
-entropy (§III-F). Defaults are SPEC §3.
+entropy (§III-F). Defaults are the paper's where it gives them.
 
-Decisions beyond the paper (SPEC §3 and this module):
+Decisions beyond the paper:
 - Attention pooling is Ilse et al.'s gated attention, one (V_k, U_k, w_k) per head k:
   logit_ki = w_kᵀ(tanh(V_k z_i) ⊙ sigmoid(U_k z_i)) + β_k b_i, masked softmax over the bag's
   real instances. Attention width d_a = 64; β_k is learnable and starts at 1; prototypes start
@@ -54,23 +54,15 @@ import math
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from benchmark.data.bagset import NO_DROP, BagSet, TemplateTable
-from benchmark.model_api import BagModel, BagScores, ModelContext
+from benchmark.configs import at_least, fraction, non_negative, positive
+from benchmark.data.bagset import BagSet, TemplateTable
 from benchmark.registry import register_model
-from benchmark.threshold import best_f1_threshold
-from benchmark.trainer import (
-    BagBatch,
-    TrainHistory,
-    TrainSettings,
-    iter_batches,
-    make_batch,
-    train_network,
-)
+from benchmark.trained_model import TrainedBagModel
+from benchmark.trainer import BagBatch, TrainSettings
 from models.logmilp_losses import (
     attention_entropy,
     attention_entropy_loss,
@@ -84,9 +76,9 @@ ENCODER_CHUNK = 16
 """Bags per Transformer call: a batch is encoded in length-sorted groups of this many bags."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class LogMILPConfig(TrainSettings):
-    """LogMILP hyperparameters (SPEC §3); optimisation fields come from TrainSettings
+    """LogMILP hyperparameters; optimisation fields come from TrainSettings
     (epochs 30, patience 5, batch 64, AdamW lr 1e-3).
 
     hidden_dim d_h; encoder_heads / encoder_layers / feedforward_dim of the Transformer;
@@ -97,32 +89,32 @@ class LogMILPConfig(TrainSettings):
     eval_batch_size: bags per forward pass when scoring.
     """
 
-    hidden_dim: int = 128
-    encoder_layers: int = 2
-    encoder_heads: int = 4
-    feedforward_dim: int = 256
-    pooling_heads: int = 4
-    attention_dim: int = 64
-    prototypes: int = 16
-    dropout: float = 0.1
-    lambda_proto: float = 0.1
-    lambda_attn: float = 0.01
-    lambda_con: float = 1.0
-    margin_proto: float = 0.5
-    margin_entropy: float = 0.5
-    entropy_weight: float = 1.0
-    margin_con: float = 0.2
-    focal_gamma: float = 2.0
-    eps: float = 1e-8
-    assignment_temperature: float = 1.0
-    eval_batch_size: int = 256
+    hidden_dim: int = positive(128)
+    encoder_layers: int = positive(2)
+    encoder_heads: int = positive(4)
+    feedforward_dim: int = positive(256)
+    pooling_heads: int = positive(4)
+    attention_dim: int = positive(64)
+    prototypes: int = at_least(16, 2)  # E_bag divides by log N
+    dropout: float = fraction(0.1)
+    lambda_proto: float = non_negative(0.1)
+    lambda_attn: float = non_negative(0.01)
+    lambda_con: float = non_negative(1.0)
+    margin_proto: float = non_negative(0.5)
+    margin_entropy: float = non_negative(0.5)
+    entropy_weight: float = non_negative(1.0)
+    margin_con: float = non_negative(0.2)
+    focal_gamma: float = non_negative(2.0)
+    eps: float = positive(1e-8)
+    assignment_temperature: float = positive(1.0)
+    eval_batch_size: int = positive(256)
 
 
-@dataclass
+@dataclass(frozen=True)
 class LogMILPNoConsistencyConfig(LogMILPConfig):
     """LogMILP without the consistency loss (Table III ablation): λ_c = 0."""
 
-    lambda_con: float = 0.0
+    lambda_con: float = non_negative(0.0)
 
 
 class LogMILPOutput(NamedTuple):
@@ -268,79 +260,43 @@ def zero_instances(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
 
 
 @register_model("logmilp")
-class LogMILP(BagModel):
+class LogMILP(TrainedBagModel):
     """LogMILP (paper §III): prototype-guided multi-head attention MIL, perturbation consistency."""
 
     config_class = LogMILPConfig
     quick_overrides: dict[str, Any] = {"epochs": 8, "patience": 3}
+    trains_on = "all"
+    drop_mode = "zero"
+    paper_row = "LogMILP"
+    config: LogMILPConfig
 
-    def __init__(self, config: LogMILPConfig, context: ModelContext) -> None:
-        super().__init__(config, context)
-        self.net_: LogMILPNet | None = None
-        self.history_: TrainHistory | None = None
+    def build_network(self, train: BagSet, val: BagSet) -> LogMILPNet:
+        return LogMILPNet(self.context.templates, self.config)
 
-    def fit(self, train: BagSet, val: BagSet) -> LogMILP:
-        """Train on bag labels with the loss of Eq. (4); keep the best validation-F1 epoch."""
-        torch.manual_seed(self.context.seed)
-        self.net_ = LogMILPNet(self.context.templates, self.config).to(self.context.device)
+    def batch_loss(self, batch: BagBatch) -> torch.Tensor:
+        """The total loss of Eq. (4)."""
+        x = self.net_.embed(batch.ids)
+        return logmilp_objective(self.net_, x, batch.mask, batch.labels, self.config).total
 
-        def loss_fn(batch: BagBatch) -> torch.Tensor:
-            x = self.net_.embed(batch.ids)
-            return logmilp_objective(self.net_, x, batch.mask, batch.labels, self.config).total
+    def batch_probabilities(self, batch: BagBatch) -> torch.Tensor:
+        return self._forward(batch).probability
 
-        def validate() -> float:
-            p = self._forward_all(val, drop=None, with_instances=False)[0]
-            return best_f1_threshold(p, val.labels).f1
+    def batch_scores(self, batch: BagBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Bag probability and the attention of the minimum-entropy head."""
+        out = self._forward(batch)
+        head = attention_entropy(out.attention, self.config.eps).argmin(dim=1)
+        rows = torch.arange(len(head), device=head.device)
+        return out.probability, out.attention[rows, head]
 
-        self.history_ = train_network(self.net_, train, loss_fn, validate, self.config,
-                                      self.context, self.name, sampler="weighted")
-        return self
+    def scoring_batch_size(self) -> int:
+        return self.config.eval_batch_size
 
-    @torch.no_grad()
-    def score(self, bags: BagSet, drop: np.ndarray | None = None) -> BagScores:
-        """Bag probabilities (B,) float64 and min-entropy-head attention (B, W) float32.
-
-        drop[b] ≠ -1 zeroes that instance's input vector (padding mask unchanged) and gives it
-        instance score -inf; padding is -inf too.
-        """
-        if self.net_ is None:
-            raise RuntimeError(f"{self.name}: call fit() before score()")
-        if drop is not None:
-            drop = np.asarray(drop, dtype=np.int64)
-            if drop.shape != (len(bags),):
-                raise ValueError(f"drop has shape {drop.shape}, expected ({len(bags)},)")
-            if np.any((drop != NO_DROP) & ((drop < 0) | (drop >= bags.lengths))):
-                raise ValueError("drop holds an instance index outside its bag")
-        self.net_.eval()
-        probabilities, scores = self._forward_all(bags, drop, with_instances=True)
-        return BagScores(probabilities, scores)
-
-    @torch.no_grad()
-    def _forward_all(
-        self, bags: BagSet, drop: np.ndarray | None, with_instances: bool
-    ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Eval-mode pass over all bags in blocks: probabilities (B,) float64 and, if asked,
-        instance scores (B, max_length) float32 with -inf at padding and dropped instances."""
-        net, device = self.net_, self.context.device
-        probabilities = np.zeros(len(bags), dtype=np.float64)
-        scores = (np.full((len(bags), bags.max_length), -np.inf, dtype=np.float32)
-                  if with_instances else None)
-        for index in iter_batches(bags, self.config.eval_batch_size):
-            batch = make_batch(bags, index, device)
-            x = net.embed(batch.ids)
-            if drop is not None:
-                x = zero_instances(x, torch.from_numpy(drop[index]).to(device))
-            out = net(x, batch.mask)
-            probabilities[index] = out.probability.double().cpu().numpy()
-            if with_instances:
-                head = attention_entropy(out.attention, self.config.eps).argmin(dim=1)
-                rows = torch.arange(len(index), device=device)
-                weights = out.attention[rows, head].masked_fill(~batch.mask, -math.inf)
-                scores[index, : weights.shape[1]] = weights.float().cpu().numpy()
-        if with_instances and drop is not None:
-            rows = np.flatnonzero(drop != NO_DROP)
-            scores[rows, drop[rows]] = -np.inf
-        return probabilities, scores
+    def _forward(self, batch: BagBatch) -> LogMILPOutput:
+        """Eval pass; `batch.zeroed` (drop=) zeroes that instance's input vector, mask kept."""
+        x = self.net_.embed(batch.ids)
+        if batch.zeroed is not None:
+            x = zero_instances(x, batch.zeroed)
+        return self.net_(x, batch.mask)
 
 
 @register_model("logmilp_nocon")
@@ -348,3 +304,4 @@ class LogMILPNoConsistency(LogMILP):
     """LogMILP without the perturbation-consistency loss (λ_c = 0; Table III ablation)."""
 
     config_class = LogMILPNoConsistencyConfig
+    paper_row = "LogMILP w/o consistency"

@@ -2,7 +2,9 @@
 
 Each model is fitted once per module on the tiny planted dataset with a short budget, then
 checked for the `BagModel` contract: `fit` returns self and leaves the BagSets untouched; score
-shapes, ranges and padding; `drop=`; a fully dropped one-line bag; same seed → same numbers.
+shapes, ranges and padding; `drop=` (and its checks; deletion models score the shortened bag); a
+fully dropped one-line bag; same seed → same numbers. Without fitting: declared traits, a frozen
+config whose defaults are inside their declared ranges, and a clear error when scoring before fit.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import torch
 from conftest import make_tiny_dataset
 
 from benchmark.data.bagset import NO_DROP, BagSet, PreparedDataset
-from benchmark.model_api import BagModel, BagScores, ModelContext
+from benchmark.model_api import BagModel, BagScores, ModelContext, NotFittedError
 from benchmark.registry import get_model, list_models, model_class, resolve_config
+from benchmark.trained_model import TrainedBagModel
 
 FAST_SETTINGS = {"epochs": 2, "patience": 2, "batch_size": 16, "steps_per_epoch": 3}
 """TrainSettings fields that keep every model quick; applied only where the config has them."""
@@ -128,3 +131,66 @@ def test_same_seed_gives_identical_scores(case: FittedCase):
     again = fit_model(case.name, case.data, seed=0).score(case.data.splits["test"].bags)
     np.testing.assert_array_equal(again.probabilities, case.test_scores.probabilities)
     np.testing.assert_array_equal(again.instance_scores, case.test_scores.instance_scores)
+
+
+def test_drop_of_wrong_shape_or_outside_its_bag_is_an_error(case: FittedCase):
+    bags = case.data.splits["test"].bags
+    with pytest.raises(ValueError, match=rf"{case.name}: drop has shape \(3,\)"):
+        case.model.score(bags, drop=np.zeros(3, dtype=np.int64))
+    for bad in (int(bags.lengths[2]), -2):  # one past the bag's last line; negative, not -1
+        drop = np.full(len(bags), NO_DROP, dtype=np.int64)
+        drop[2] = bad
+        with pytest.raises(ValueError, match=rf"drop\[2\] = {bad} is outside bag 2"):
+            case.model.score(bags, drop=drop)
+
+
+def test_deleting_models_score_a_dropped_line_as_the_bag_without_it(case: FittedCase):
+    if getattr(case.model, "drop_mode", None) != "delete":
+        pytest.skip(f"{case.name} does not delete dropped lines")
+    bags = case.data.splits["test"].bags.subset(np.arange(6))
+    drop = np.array([0, 2, NO_DROP, 1, 3, 0], dtype=np.int64)
+    lines, lengths = [], []
+    for b in range(len(bags)):
+        kept = bags.instances(b) if drop[b] == NO_DROP else np.delete(bags.instances(b), drop[b])
+        lines.append(kept)
+        lengths.append(len(kept))
+    ends = np.cumsum(lengths)
+    shortened = BagSet(np.concatenate(lines), ends - lengths, ends, bags.labels, bags.templates)
+    np.testing.assert_allclose(case.model.score(bags, drop=drop).probabilities,
+                               case.model.score(shortened).probabilities, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_score_before_fit_is_a_clear_error(name: str, tiny_dataset: PreparedDataset):
+    context = ModelContext(templates=tiny_dataset.templates, seed=0, device=torch.device("cpu"))
+    model = get_model(name, resolve_config(name, quick=True), context)
+    with pytest.raises(NotFittedError, match=rf"^{name}: call fit\(\) before score\(\)"):
+        model.score(tiny_dataset.splits["test"].bags)
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_traits_are_declared(name: str):
+    cls = model_class(name)
+    assert issubclass(cls, TrainedBagModel), f"{name}: every built-in model uses the base"
+    assert cls.trains_on in ("all", "normal")
+    assert cls.drop_mode in ("zero", "delete")
+    assert isinstance(cls.paper_row, str) and cls.paper_row
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_config_is_frozen_and_in_range(name: str):
+    config_class = model_class(name).config_class
+    config = config_class()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.epochs = 1
+    for quick in (False, True):
+        resolved = resolve_config(name, quick=quick)
+        for f in dataclasses.fields(resolved):
+            value, bounds = getattr(resolved, f.name), f.metadata
+            if value is None or not bounds:
+                continue
+            where = f"{name}.{f.name} = {value} (quick={quick})"
+            assert value >= bounds.get("min", -np.inf), where
+            assert value <= bounds.get("max", np.inf), where
+            assert value > bounds.get("min_exclusive", -np.inf), where
+            assert value < bounds.get("max_exclusive", np.inf), where

@@ -14,41 +14,47 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 PLUGIN = "zz_plugin_mean"
 MODEL_FILE = textwrap.dedent(f'''
-    """Mean template vector → logistic score (a plugin written by the discovery test)."""
+    """Per-template logit with max pooling (a model file written by the discovery test)."""
 
     from dataclasses import dataclass
 
-    import numpy as np
+    import torch
+    from torch import nn
 
-    from benchmark.model_api import BagModel, BagScores
     from benchmark.registry import register_model
+    from benchmark.trained_model import TrainedBagModel
+    from benchmark.trainer import TrainSettings
 
 
     @dataclass(frozen=True)
-    class MeanConfig:
-        shrink: float = 1.0
+    class MaxLogitConfig(TrainSettings):
+        epochs: int = 5
+        lr: float = 0.1
 
 
     @register_model("{PLUGIN}")
-    class MeanModel(BagModel):
-        """Distance of the bag's mean template vector from the normal training mean."""
+    class MaxLogit(TrainedBagModel):
+        """One learned logit per template; the bag takes its largest (discovery test)."""
 
-        config_class = MeanConfig
+        config_class = MaxLogitConfig
+        trains_on = "all"
+        drop_mode = "delete"
+        paper_row = "{PLUGIN}"
 
-        def fit(self, train, val):
-            vectors = self.context.templates.vectors
-            ids, mask = train.padded(np.flatnonzero(train.labels == 0))
-            self.centre_ = vectors[ids[mask]].mean(axis=0)
-            self.scale_ = float(np.linalg.norm(vectors - self.centre_, axis=1).max()) + 1e-9
-            return self
+        def build_network(self, train, val):
+            return nn.Embedding(train.templates.size, 1)
 
-        def score(self, bags, drop=None):
-            vectors = self.context.templates.vectors
-            ids, mask = bags.padded(np.arange(len(bags)), drop=drop)
-            dist = np.linalg.norm(vectors[ids] - self.centre_, axis=2) / self.scale_
-            inst = np.where(mask, dist, -np.inf).astype(np.float32)
-            mean = np.where(mask, dist, 0).sum(1) / np.maximum(mask.sum(1), 1)
-            return BagScores(np.clip(mean * self.config.shrink, 0, 1), inst)
+        def _logits(self, batch):
+            inst = self.net_(batch.ids).squeeze(-1).masked_fill(~batch.mask, -1e4)
+            return inst.max(dim=1).values, inst.masked_fill(~batch.mask, float("-inf"))
+
+        def batch_loss(self, batch):
+            bag, _ = self._logits(batch)
+            return nn.functional.binary_cross_entropy_with_logits(bag, batch.labels)
+
+        def batch_scores(self, batch):
+            bag, inst = self._logits(batch)
+            return torch.sigmoid(bag), inst
 ''')
 
 

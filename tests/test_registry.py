@@ -10,7 +10,7 @@ from benchmark.model_api import BagModel, BagScores
 from benchmark.trainer import TrainSettings
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Cfg(TrainSettings):
     width: int = 3
 
@@ -56,7 +56,7 @@ def test_resolve_config_applies_quick_then_overrides(dummy_registered):
     assert registry.resolve_config("zz_dummy", quick=True).epochs == 1
     cfg = registry.resolve_config("zz_dummy", quick=True, overrides={"epochs": 4, "width": 9})
     assert (cfg.epochs, cfg.width) == (4, 9)
-    with pytest.raises(ValueError, match="unknown config field"):
+    with pytest.raises(registry.ConfigError, match="unknown config field"):
         registry.resolve_config("zz_dummy", overrides={"depth": 2})
 
 

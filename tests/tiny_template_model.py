@@ -1,7 +1,7 @@
 """A tiny real model for harness tests: one learned logit per template, log-sum-exp pooling.
 
-Instance score = w[template]; bag probability = sigmoid(logsumexp_i w[t_i] + b); trained with BCE by
-`benchmark.trainer.train_network`, early stopping on validation F1. Tests register it as
+Instance score = w[template]; bag probability = sigmoid(logsumexp_i w[t_i] + b); trained with BCE on
+the `TrainedBagModel` base (shared trainer, early stopping on validation F1). Tests register it as
 `zz_tiny_template` with `register()` and remove it with `unregister()`, so no other test module
 sees it; a joblib worker (which unpickles its config, importing this module) registers it on
 import when REGISTER_ENV is set.
@@ -12,21 +12,19 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import nn
 
 from benchmark import registry
-from benchmark.data.bagset import BagSet, reinsert_dropped
-from benchmark.model_api import BagModel, BagScores
-from benchmark.threshold import best_f1_threshold
-from benchmark.trainer import BagBatch, TrainSettings, iter_batches, make_batch, train_network
+from benchmark.data.bagset import BagSet
+from benchmark.trained_model import TrainedBagModel
+from benchmark.trainer import BagBatch, TrainSettings
 
 NAME = "zz_tiny_template"
 REGISTER_ENV = "LOGMILP_BENCH_REGISTER_TINY_MODEL"
 
 
-@dataclass
+@dataclass(frozen=True)
 class TinyTemplateConfig(TrainSettings):
     epochs: int = 10
     patience: int = 10
@@ -50,41 +48,27 @@ class _Net(nn.Module):
         return bag, inst
 
 
-class TinyTemplateModel(BagModel):
+class TinyTemplateModel(TrainedBagModel):
     """Per-template logit, log-sum-exp pooling (harness test model)."""
 
     config_class = TinyTemplateConfig
     quick_overrides = {"epochs": 4}
+    trains_on = "all"
+    drop_mode = "delete"
 
-    def fit(self, train: BagSet, val: BagSet) -> TinyTemplateModel:
-        self.net_ = _Net(train.templates.size)
+    def build_network(self, train: BagSet, val: BagSet) -> nn.Module:
+        return _Net(train.templates.size)
 
-        def loss_fn(batch: BagBatch) -> torch.Tensor:
-            logits, _ = self.net_(batch.ids, batch.mask)
-            return nn.functional.binary_cross_entropy_with_logits(logits, batch.labels)
+    def batch_loss(self, batch: BagBatch) -> torch.Tensor:
+        logits, _ = self.net_(batch.ids, batch.mask)
+        return nn.functional.binary_cross_entropy_with_logits(logits, batch.labels)
 
-        def validate() -> float:
-            return best_f1_threshold(self.score(val).probabilities, val.labels).f1
+    def batch_scores(self, batch: BagBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        logits, scores = self.net_(batch.ids, batch.mask)
+        return torch.sigmoid(logits), scores
 
-        self.history_ = train_network(self.net_, train, loss_fn, validate, self.config,
-                                      self.context, self.name)
-        return self
-
-    @torch.no_grad()
-    def score(self, bags: BagSet, drop: np.ndarray | None = None) -> BagScores:
-        self.net_.eval()
-        width = bags.max_length
-        probs = np.zeros(len(bags), dtype=np.float64)
-        inst = np.full((len(bags), width), -np.inf, dtype=np.float32)
-        drop = None if drop is None else np.asarray(drop, dtype=np.int64)
-        for index in iter_batches(bags, 64):
-            part = None if drop is None else drop[index]
-            batch = make_batch(bags, index, self.context.device, drop=part)
-            logits, scores = self.net_(batch.ids, batch.mask)
-            p = torch.sigmoid(logits).double().cpu().numpy()
-            probs[index] = np.where(batch.mask.any(dim=1).cpu().numpy(), p, 0.0)
-            inst[index, : scores.shape[1]] = scores.float().cpu().numpy()
-        return BagScores(probs, reinsert_dropped(inst, drop))
+    def scoring_batch_size(self) -> int:
+        return 64
 
 
 def register() -> None:

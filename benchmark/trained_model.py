@@ -1,0 +1,167 @@
+"""`TrainedBagModel`: the base of every neural model; a model supplies only its three hooks.
+
+A model declares its traits as class attributes and implements `build_network`, `batch_loss`
+and `batch_scores`; this base owns the rest of the `BagModel` contract:
+
+- `fit`: the training bags (all of them, or only those labelled normal), `torch.manual_seed`,
+  the network, `train_network` with the class-balanced sampler (bag-supervised models) or a
+  seeded shuffle (normal-only models), early stopping on `validate` (validation F1 at the best
+  threshold);
+- `score`: the not-fitted error, the check of `drop`, the batched eval-mode loop, removing the
+  dropped instance the model's way (`drop_mode`), -inf at padding and at the dropped position,
+  probability 0 for a bag left empty.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import abstractmethod
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from benchmark.data.bagset import NO_DROP, BagSet, reinsert_dropped
+from benchmark.model_api import BagModel, BagScores, ModelContext, NotFittedError, checked_drop
+from benchmark.threshold import best_f1_threshold
+from benchmark.trainer import BagBatch, TrainHistory, iter_batches, make_batch, train_network
+
+
+def normal_bags(train: BagSet, model_name: str) -> BagSet:
+    """The training bags labelled normal (0): all that a normal-behaviour model may learn from."""
+    normal = train.subset(np.flatnonzero(train.labels == 0))
+    if len(normal) == 0:
+        raise ValueError(f"{model_name}: no normal (label 0) training bag to learn from")
+    return normal
+
+
+class TrainedBagModel(BagModel):
+    """A BagModel trained by `benchmark.trainer.train_network` (not registered itself).
+
+    Traits (class attributes): `trains_on` "all" (bag labels, class-balanced sampling) or
+    "normal" (the bags labelled 0 only, shuffled); `drop_mode` "delete" (the line is removed
+    from the sequence) or "zero" (its input vector is zeroed, the bag keeps its length);
+    `paper_row`, the model's row name in the LogMILP paper's tables (None: not in the paper).
+    Learned state lives in attributes ending with `_`; `net_` is None until `fit`.
+    """
+
+    trains_on: ClassVar[Literal["all", "normal"]]
+    drop_mode: ClassVar[Literal["zero", "delete"]]
+    paper_row: ClassVar[str | None] = None
+
+    def __init__(self, config: Any, context: ModelContext) -> None:
+        super().__init__(config, context)
+        for trait, allowed in (("trains_on", ("all", "normal")), ("drop_mode", ("zero", "delete"))):
+            value = getattr(type(self), trait, None)
+            if value not in allowed:
+                raise TypeError(f"{type(self).__qualname__}.{trait} must be one of {allowed}, "
+                                f"got {value!r}")
+        self.check_config()
+        self.net_: nn.Module | None = None
+        self.history_: TrainHistory | None = None
+
+    # ---- the hooks a model implements -----------------------------------------------------
+
+    @abstractmethod
+    def build_network(self, train: BagSet, val: BagSet) -> nn.Module:
+        """The untrained network (runs after torch.manual_seed(seed)); `train` = the bags
+        trained on (see `trains_on`). May set other learned state (e.g. a vocabulary)."""
+
+    @abstractmethod
+    def batch_loss(self, batch: BagBatch) -> torch.Tensor:
+        """Scalar training loss of a batch (`self.net_` in train mode)."""
+
+    @abstractmethod
+    def batch_scores(self, batch: BagBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """(n,) bag probabilities in [0, 1] and (n, w) instance scores (w = batch width) of a
+        batch, `self.net_` in eval mode, no grad. With drop_mode "zero", `batch.zeroed` holds
+        the instance to zero per bag when scoring with `drop`."""
+
+    # ---- optional hooks -------------------------------------------------------------------
+
+    def batch_probabilities(self, batch: BagBatch) -> torch.Tensor:
+        """(n,) bag probabilities only (validation); override when instances cost extra."""
+        return self.batch_scores(batch)[0]
+
+    def validate(self, train: BagSet, val: BagSet) -> float:
+        """Epoch score for early stopping, higher is better: validation F1 at the best
+        threshold. Called after every epoch, net in eval mode, no grad."""
+        return best_f1_threshold(self.bag_probabilities(val), val.labels).f1
+
+    def check_config(self) -> None:
+        """Raise ValueError for a config this model cannot run (beyond field ranges)."""
+
+    def check_bags(self, bags: BagSet) -> None:
+        """Raise ValueError for bags this fitted model cannot score."""
+
+    def scoring_batch_size(self) -> int:
+        """Bags per forward pass when scoring."""
+        return self.config.batch_size
+
+    # ---- the contract ---------------------------------------------------------------------
+
+    def fit(self, train: BagSet, val: BagSet) -> TrainedBagModel:
+        """Train on `train` (its normal bags only if trains_on = "normal"); keep the weights of
+        the best `validate` epoch. Returns self."""
+        if self.trains_on == "normal":
+            train = normal_bags(train, self.name)
+        torch.manual_seed(self.context.seed)
+        self.net_ = self.build_network(train, val).to(self.context.device)
+        self.history_ = train_network(
+            self.net_, train, self.batch_loss, lambda: self.validate(train, val), self.config,
+            self.context, self.name, sampler="weighted" if self.trains_on == "all" else "shuffle",
+        )
+        return self
+
+    def score(self, bags: BagSet, drop: np.ndarray | None = None) -> BagScores:
+        """Probabilities (B,) float64 and instance scores (B, bags.max_length) float32, -inf at
+        padding and at the dropped instance; `drop` removes one instance per bag (drop_mode)."""
+        self._check_fitted()
+        drop = checked_drop(drop, bags, self.name)
+        self.check_bags(bags)
+        return self._score(bags, drop, with_instances=True)
+
+    def bag_probabilities(self, bags: BagSet) -> np.ndarray:
+        """(B,) float64 bag probabilities of whole bags (no instance scores computed)."""
+        self._check_fitted()
+        return self._score(bags, None, with_instances=False).probabilities
+
+    def _check_fitted(self) -> None:
+        if self.net_ is None:
+            raise NotFittedError(f"{self.name}: call fit() before score()")
+
+    def _score(self, bags: BagSet, drop: np.ndarray | None, with_instances: bool) -> BagScores:
+        width = bags.max_length
+        probabilities = np.zeros(len(bags), dtype=np.float64)
+        instance_scores = np.full((len(bags), width), -np.inf, dtype=np.float32)
+        self.net_.eval()
+        with torch.no_grad():
+            for index in iter_batches(bags, self.scoring_batch_size()):
+                batch = self._scoring_batch(bags, index, drop)
+                if with_instances:
+                    prob, inst = self.batch_scores(batch)
+                else:
+                    prob = self.batch_probabilities(batch)
+                mask = batch.mask.cpu().numpy()
+                prob = prob.float().cpu().numpy().astype(np.float64)
+                prob[~mask.any(axis=1)] = 0.0
+                probabilities[index] = np.clip(prob, 0.0, 1.0)
+                if with_instances:
+                    inst = np.where(mask, inst.float().cpu().numpy(), -np.inf).astype(np.float32)
+                    instance_scores[index, : inst.shape[1]] = inst[:, :width]
+        if drop is not None and self.drop_mode == "delete":
+            instance_scores = reinsert_dropped(instance_scores, drop)
+        elif drop is not None:
+            rows = np.flatnonzero(drop != NO_DROP)
+            instance_scores[rows, drop[rows]] = -np.inf
+        return BagScores(probabilities, instance_scores)
+
+    def _scoring_batch(self, bags: BagSet, index: np.ndarray, drop: np.ndarray | None) -> BagBatch:
+        device = self.context.device
+        if drop is None:
+            return make_batch(bags, index, device)
+        if self.drop_mode == "delete":
+            return make_batch(bags, index, device, drop=drop[index])
+        batch = make_batch(bags, index, device)
+        return dataclasses.replace(batch, zeroed=torch.from_numpy(drop[index]).to(device))

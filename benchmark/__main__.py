@@ -1,4 +1,4 @@
-"""`python -m benchmark {describe,download,models}`: dataset and registry commands."""
+"""`python -m benchmark {describe,download,models,parse}`: dataset and registry commands."""
 
 from __future__ import annotations
 
@@ -12,11 +12,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    from benchmark.data import describe, download
+    from benchmark.data import describe, download, parse_command
 
     describe.add_arguments(commands.add_parser("describe", help=describe.__doc__.splitlines()[0]))
     download.add_arguments(commands.add_parser("download", help=download.__doc__.splitlines()[0]))
     commands.add_parser("models", help="list registered models with one-line descriptions")
+    parse_command.add_arguments(commands.add_parser("parse",
+                                                    help=parse_command.__doc__.splitlines()[0]))
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
@@ -29,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:
             print(f"{name:<{width}}  {describe_model(name)}")
         return 0
-    command = describe if args.command == "describe" else download
+    command = {"describe": describe, "download": download, "parse": parse_command}[args.command]
     return command.run(args)
 
 

@@ -7,6 +7,7 @@ Stages and what their cache key covers (a change re-runs that stage and its depe
   embed  parse key + embedding settings → (T, d) template vectors
   bags   read key + bagging + split settings → bag ranges per split
 Bag labels and per-line template ids are recomputed from cached arrays (cheap gathers).
+`parse_log` runs the read and parse stages only (`python -m benchmark parse`).
 
 Subsets: `max_lines` (the argument, else the card's) limits the lines read; the choice is logged
 and recorded in `summary["subset"]`. `quick` only changes the synthetic dataset (its generator's
@@ -100,6 +101,8 @@ def parse_log(name: str | DatasetCard, *, data_file: Path | None = None,
 
 @dataclass(frozen=True)
 class _Parsed:
+    """The read and parse stages' cache entries with the settings that selected them."""
+
     card: DatasetCard
     path: Path
     limit: int | None

@@ -1,6 +1,7 @@
 """Cold-ingest speed and memory of the data pipeline vs plain drain3 streaming.
 
-    python bench/ingest.py [--lines 5000000] [--drain-lines 200000] [--workdir DIR] [--keep]
+    python bench/ingest.py [--lines 5000000] [--drain-lines 200000] [--compare-masking CARD]
+                           [--workdir DIR] [--keep]
 
 1. Writes a BGL-format corpus of `--lines` lines into a temporary directory: templates from
    Loghub's BGL_templates.csv (../shared/data/loghub-2k), Zipf-like template frequencies (exponent
@@ -10,7 +11,10 @@
    exponential gaps (mean 3.7 s, as BGL's 4.7 M lines over 215 days).
 2. COLD full ingest in a child process (`prepare_dataset("bgl", data_file=corpus)` with an empty
    cache directory: read → labels → templates → embeddings → bags → split): wall time, CPU time,
-   lines/s and the child's peak RSS.
+   lines/s and the child's peak RSS. The masking is the bgl card's; `--compare-masking CARD`
+   repeats the cold ingest of the same corpus (fresh cache, own child) with CARD's [[masking]]
+   rules and everything else from the bgl card, and prints both side by side (`synthetic` keeps
+   the masking the bgl card had before its bare-hex rule was renamed NUM).
 3. Plain drain3 in a child process: `TemplateMiner.add_log_message` on the content of each of the
    first `--drain-lines` lines, same masking and Drain settings (the loop also splits each line in
    Python, as a streaming user would), lines/s.
@@ -98,11 +102,16 @@ def _value_pools(rng: np.random.Generator) -> dict[str, list[str]]:
     }
 
 
-def child_ingest(corpus: Path, data_dir: Path) -> dict:
+def child_ingest(corpus: Path, data_dir: Path, masking_card: str) -> dict:
+    """Cold ingest with the bgl card, its masking replaced by `masking_card`'s."""
+    from dataclasses import replace
+
+    from benchmark.data.cards import load_card
     from benchmark.data.pipeline import prepare_dataset
 
+    card = replace(load_card("bgl"), masking=load_card(masking_card).masking)
     wall, cpu = time.perf_counter(), time.process_time()
-    data = prepare_dataset("bgl", data_file=corpus, data_dir=data_dir)
+    data = prepare_dataset(card, data_file=corpus, data_dir=data_dir)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     s = data.summary
     return {"lines": s["lines"], "wall_s": wall, "cpu_s": cpu, "templates": s["templates"],
@@ -160,6 +169,17 @@ def compare_on_bgl_2k() -> dict:
             "lines": len(ours)}
 
 
+def _ingest(corpus: Path, data_dir: Path, masking_card: str) -> dict:
+    result = _run_child("--child", "ingest", str(corpus), str(data_dir), masking_card)
+    print(f"pipeline (cold, read→labels→templates→embeddings→bags→split; masking of card "
+          f"{masking_card}): {result['lines']:,} lines in {result['wall_s']:.1f} s wall "
+          f"({result['cpu_s']:.1f} s CPU) = {result['lines'] / result['wall_s']:,.0f} lines/s "
+          f"wall, {result['lines'] / result['cpu_s']:,.0f} lines/s CPU; peak RSS "
+          f"{result['peak_rss_mb']:,.0f} MB; {result['distinct_contents']:,} distinct masked "
+          f"contents, {result['templates']:,} templates, {result['bags']:,} bags")
+    return result
+
+
 def _run_child(*args: str) -> dict:
     done = subprocess.run([sys.executable, __file__, *args], check=True, capture_output=True,
                           text=True)
@@ -172,6 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drain-lines", type=int, default=200_000,
                         help="lines of the corpus plain drain3 streams (prefix)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--compare-masking", metavar="CARD",
+                        help="also ingest with this card's masking (e.g. synthetic: the old bgl "
+                             "masking) and print both")
     parser.add_argument("--workdir", type=Path, help="where to put corpus and cache (default: "
                         "a temporary directory, removed afterwards)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
@@ -179,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.child:
         kind, *rest = args.child
-        result = (child_ingest(Path(rest[0]), Path(rest[1])) if kind == "ingest"
+        result = (child_ingest(Path(rest[0]), Path(rest[1]), rest[2]) if kind == "ingest"
                   else child_drain(Path(rest[0]), int(rest[1])))
         print(json.dumps(result))
         return 0
@@ -192,13 +215,12 @@ def main(argv: list[str] | None = None) -> int:
     write_corpus(corpus, args.lines, args.seed)
     print(f"corpus: {args.lines:,} lines, {corpus.stat().st_size / 2**20:,.0f} MiB, written in "
           f"{time.perf_counter() - started:.0f} s ({corpus})")
-    ours = _run_child("--child", "ingest", str(corpus), str(work / "data"))
-    print(f"pipeline (cold, read→labels→templates→embeddings→bags→split): {ours['lines']:,} lines "
-          f"in {ours['wall_s']:.1f} s wall ({ours['cpu_s']:.1f} s CPU) = "
-          f"{ours['lines'] / ours['wall_s']:,.0f} lines/s wall, "
-          f"{ours['lines'] / ours['cpu_s']:,.0f} lines/s CPU; peak RSS "
-          f"{ours['peak_rss_mb']:,.0f} MB; {ours['distinct_contents']:,} distinct masked contents,"
-          f" {ours['templates']:,} templates, {ours['bags']:,} bags")
+    ours = _ingest(corpus, work / "data", "bgl")
+    if args.compare_masking:
+        other = _ingest(corpus, work / f"data-{args.compare_masking}", args.compare_masking)
+        print(f"bgl masking vs {args.compare_masking}'s: "
+              f"{ours['lines'] / ours['wall_s'] / (other['lines'] / other['wall_s']):.2f}x "
+              f"lines/s wall, {other['cpu_s'] / ours['cpu_s']:.2f}x lines/s CPU")
     n_drain = min(args.drain_lines, args.lines)
     plain = _run_child("--child", "drain", str(corpus), str(n_drain))
     print(f"plain drain3 (add_log_message per line, same masking): {plain['lines']:,} lines in "

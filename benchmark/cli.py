@@ -189,6 +189,16 @@ def build_benchmark_parser() -> argparse.ArgumentParser:
     download.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     commands.add_parser("models", help="list registered models with one-line descriptions")
+
+    parse = commands.add_parser(
+        "parse", help="parse a log with a card's masking and Drain settings; GA against truth")
+    parse.add_argument("dataset", help="dataset card name (datasets/<name>.toml)")
+    add_data_options(parse)
+    parse.add_argument("--output", type=Path, help="write LineId,TemplateId,EventTemplate CSV")
+    parse.add_argument("--truth", type=Path,
+                       help="Loghub *_structured.csv (LineId, EventId): print grouping accuracy")
+    parse.add_argument("--json", action="store_true",
+                       help='print one JSON object {"lines", "templates", "ga", "truth_templates"}')
     return parser
 
 
@@ -196,7 +206,8 @@ def benchmark_main(argv: list[str] | None = None) -> int:
     """`python -m benchmark`."""
     args = build_benchmark_parser().parse_args(argv)
     _configure_logging(args.verbose)
-    command = {"describe": _describe, "download": _download, "models": _models}[args.command]
+    command = {"describe": _describe, "download": _download, "models": _models,
+               "parse": _parse}[args.command]
     return command(args)
 
 
@@ -214,6 +225,31 @@ def _describe(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(json.dumps(data.summary) if args.json else format_summary(data.summary))
+    return 0
+
+
+def _parse(args: argparse.Namespace) -> int:
+    """Read and parse stages only; per-line templates to CSV, GA against Loghub ground truth."""
+    from benchmark.data.errors import DataError
+    from benchmark.data.grouping import parse_scores, write_line_templates
+    from benchmark.data.pipeline import parse_log
+
+    try:
+        files = data_files_for(args.data_file, [args.dataset])
+        line_templates, texts = parse_log(args.dataset, data_file=files.get(args.dataset),
+                                          data_dir=args.data_dir, max_lines=args.max_lines,
+                                          strict=args.strict, quick=args.quick)
+        result = parse_scores(line_templates, len(texts), args.truth)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.output is not None:
+        write_line_templates(args.output, line_templates, texts)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print("\n".join(f"{key:<16} {'–' if value is None else value}"
+                        for key, value in result.items()))
     return 0
 
 

@@ -142,16 +142,17 @@ def test_tokenize_template():
     assert tokenize_template("<*> <HEX>") == []
 
 
-def test_templates_equal_plain_drain3_on_bgl_2k():
-    path = LOGHUB / "BGL_2k.log"
+@pytest.mark.parametrize("dataset,name", [("bgl", "BGL_2k"), ("zookeeper", "Zookeeper_2k")])
+def test_templates_equal_plain_drain3_on_loghub_2k(dataset, name):
+    path = LOGHUB / f"{name}.log"
     if not path.is_file():
         pytest.skip(f"{path} not available")
     from drain3 import TemplateMiner
 
     from benchmark.data.parsing import drain3_config
 
-    card = load_card("bgl")
-    contents = read_all(path, "bgl")[0]
+    card = load_card(dataset)
+    contents = read_all(path, card.format, label_rule=card.label_rule)[0]
     distinct = DistinctContents(card.masking)
     ids = distinct.add(contents)
     content_template, texts = parse_distinct(distinct.contents, card.drain)

@@ -2,8 +2,9 @@
 
 `python -m benchmark describe DATASET [--data-file PATH] [--data-dir DIR] [--max-lines N]
 [--strict] [--quick] [--json]`: the product goes to stdout (a table, or exactly one JSON object
-with `--json`); progress and logs go to stderr. A data problem prints `error: <message>` on stderr
-and exits with code 2.
+with `--json`); progress and logs go to stderr. A split without a positive or without a negative
+bag is listed as a warning (`"warnings"` in the JSON). A data problem prints `error: <message>` on
+stderr and exits with code 2.
 """
 
 from __future__ import annotations
@@ -34,4 +35,7 @@ def format_summary(s: dict) -> str:
     lines.append(f"{'split':<6} {'bags':>10} {'positive':>10}")
     for name, split in s["splits"].items():
         lines.append(f"{name:<6} {split['bags']:>10,} {split['positive_bags']:>10,}")
+    if s["warnings"]:
+        lines.append("")
+        lines.extend(f"warning: {w}" for w in s["warnings"])
     return "\n".join(lines)

@@ -7,6 +7,7 @@ Stages and what their cache key covers (a change re-runs that stage and its depe
   embed  parse key + embedding settings → (T, d) template vectors
   bags   read key + bagging + split settings → bag ranges per split
 Bag labels and per-line template ids are recomputed from cached arrays (cheap gathers).
+`parse_log` runs the read and parse stages only (`python -m benchmark parse`).
 
 Subsets: `max_lines` (the argument, else the card's) limits the lines read; the choice is logged
 and recorded in `summary["subset"]`. `quick` only changes the synthetic dataset (its generator's
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from benchmark.data.embedding import embed_templates
 from benchmark.data.errors import DataError
 from benchmark.data.parsing import DistinctContents, parse_distinct
 from benchmark.data.readers import LogReader, fill_timestamps
-from benchmark.data.splitting import SPLITS, split_bags
+from benchmark.data.splitting import SPLITS, split_bags, split_warnings
 from benchmark.paths import default_data_dir
 
 log = logging.getLogger(__name__)
@@ -41,42 +42,22 @@ STAGE_VERSIONS = {"read": 1, "parse": 1, "embed": 1, "bags": 1}
 """Bump a stage's version when its code changes what it computes (invalidates old entries)."""
 
 
-def prepare_dataset(name: str, *, data_file: Path | None = None, data_dir: Path | None = None,
-                    max_lines: int | None = None, strict: bool = False,
-                    quick: bool = False) -> PreparedDataset:
-    """Read, label, parse, embed, bag and split dataset `name` (card `datasets/<name>.toml`).
+def prepare_dataset(name: str | DatasetCard, *, data_file: Path | None = None,
+                    data_dir: Path | None = None, max_lines: int | None = None,
+                    strict: bool = False, quick: bool = False) -> PreparedDataset:
+    """Read, label, parse, embed, bag and split dataset `name` (card `datasets/<name>.toml`, or the
+    given card).
 
     data_file: the raw log (default `<data_dir>/raw/<name>/<card.source.filename>`; synthetic:
-    generated there). data_dir: holds raw/ and cache/ (default: benchmark.paths.default_data_dir()).
-    strict: an unparsed line or invalid UTF-8 is an error instead of a counted skip.
+    generated there). data_dir: holds raw/ and cache/ (default:
+    benchmark.paths.default_data_dir()). strict: an unparsed line or invalid UTF-8 is an error
+    instead of a counted skip. A split without a positive or without a negative bag is logged as
+    a warning and listed in `summary["warnings"]`.
     """
-    card = load_card(name)
-    data_dir = resolve_data_dir(data_dir)
-    if max_lines is not None and max_lines <= 0:
-        raise DataError(f"--max-lines must be positive, got {max_lines}")
-    path = _input_file(card, Path(data_file) if data_file is not None else None, data_dir, quick)
-    limit = max_lines if max_lines is not None else card.max_lines
-    origin = "--max-lines" if max_lines is not None else ("card" if limit is not None else None)
-    log.info("%s: reading %s (%s)", name, path,
-             f"first {limit:,} lines, from {origin}" if limit else "every line")
-
-    cache = StageCache(data_dir / "cache" / card.name)
-    read_key = config_hash("read", STAGE_VERSIONS["read"], file_identity(path), card.format,
-                           card.label_rule, card.anomalous_levels,
-                           [asdict(m) for m in card.masking], limit, card.source.member)
-    read = cache.load("read", read_key) or _read_stage(cache, read_key, card, path, limit, strict)
-    if strict:
-        _raise_if_unclean(read.meta, path, card.format)
-
-    parse_key = config_hash("parse", STAGE_VERSIONS["parse"], read_key, asdict(card.drain))
-    parse = cache.load("parse", parse_key)
-    if parse is None:
-        content_template, texts = parse_distinct(read.strings["contents"], card.drain)
-        cache.save("parse", parse_key, {"content_template": content_template},
-                   {"templates": texts})
-        parse = cache.load("parse", parse_key)
-    texts = tuple(parse.strings["templates"])
-    line_templates = parse.arrays["content_template"][read.arrays["content_ids"]]
+    stages = _parsed_stages(name, data_file, data_dir, max_lines, strict, quick)
+    card, read, cache = stages.card, stages.read, stages.cache
+    read_key, parse_key = stages.read_key, stages.parse_key
+    texts, line_templates = stages.texts, stages.line_templates()
     counts = np.bincount(line_templates, minlength=len(texts))
 
     embed_key = config_hash("embed", STAGE_VERSIONS["embed"], parse_key, asdict(card.embedding))
@@ -97,10 +78,78 @@ def prepare_dataset(name: str, *, data_file: Path | None = None, data_dir: Path 
         labels = bag_labels(line_labels, starts, ends)
         splits[split] = EvalSplit(BagSet(line_templates, starts, ends, labels, templates),
                                   line_labels)
-    summary = _summary(card, path, read.meta, limit, origin, quick, line_labels, templates, splits,
+    summary = _summary(card, stages.path, read.meta, stages.limit, stages.origin, quick,
+                       line_labels, templates, splits,
                        {"read": read_key, "parse": parse_key, "embed": embed_key,
                         "bags": bags_key})
+    for warning in summary["warnings"]:
+        log.warning("%s: %s", card.name, warning)
     return PreparedDataset(card.name, templates, splits, summary)
+
+
+def parse_log(name: str | DatasetCard, *, data_file: Path | None = None,
+              data_dir: Path | None = None, max_lines: int | None = None, strict: bool = False,
+              quick: bool = False) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The read and parse stages of `prepare_dataset` only (same reader, masking, Drain, cache).
+
+    Returns (L,) int32 template id of each line read, in log order, and the template texts (T,).
+    """
+    stages = _parsed_stages(name, data_file, data_dir, max_lines, strict, quick)
+    return stages.line_templates().astype(np.int32, copy=False), stages.texts
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    """The read and parse stages' cache entries with the settings that selected them."""
+
+    card: DatasetCard
+    path: Path
+    limit: int | None
+    origin: str | None
+    cache: StageCache
+    read_key: str
+    read: Entry
+    parse_key: str
+    parse: Entry
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        return tuple(self.parse.strings["templates"])
+
+    def line_templates(self) -> np.ndarray:
+        """(L,) template id of each line."""
+        return self.parse.arrays["content_template"][self.read.arrays["content_ids"]]
+
+
+def _parsed_stages(name: str | DatasetCard, data_file: Path | None, data_dir: Path | None,
+                   max_lines: int | None, strict: bool, quick: bool) -> _Parsed:
+    """Read (+ labels + masking) and parse stages, each from the cache when it holds them."""
+    card = name if isinstance(name, DatasetCard) else load_card(name)
+    data_dir = resolve_data_dir(data_dir)
+    if max_lines is not None and max_lines <= 0:
+        raise DataError(f"--max-lines must be positive, got {max_lines}")
+    path = _input_file(card, Path(data_file) if data_file is not None else None, data_dir, quick)
+    limit = max_lines if max_lines is not None else card.max_lines
+    origin = "--max-lines" if max_lines is not None else ("card" if limit is not None else None)
+    log.info("%s: reading %s (%s)", card.name, path,
+             f"first {limit:,} lines, from {origin}" if limit else "every line")
+
+    cache = StageCache(data_dir / "cache" / card.name)
+    read_key = config_hash("read", STAGE_VERSIONS["read"], file_identity(path), card.format,
+                           card.label_rule, card.anomalous_levels,
+                           [asdict(m) for m in card.masking], limit, card.source.member)
+    read = cache.load("read", read_key) or _read_stage(cache, read_key, card, path, limit, strict)
+    if strict:
+        _raise_if_unclean(read.meta, path, card.format)
+
+    parse_key = config_hash("parse", STAGE_VERSIONS["parse"], read_key, asdict(card.drain))
+    parse = cache.load("parse", parse_key)
+    if parse is None:
+        content_template, texts = parse_distinct(read.strings["contents"], card.drain)
+        cache.save("parse", parse_key, {"content_template": content_template},
+                   {"templates": texts})
+        parse = cache.load("parse", parse_key)
+    return _Parsed(card, path, limit, origin, cache, read_key, read, parse_key, parse)
 
 
 def resolve_data_dir(data_dir: Path | None) -> Path:
@@ -194,6 +243,8 @@ def _summary(card: DatasetCard, path: Path, meta: dict[str, Any], limit: int | N
              origin: str | None, quick: bool, line_labels: np.ndarray, templates: TemplateTable,
              splits: dict[str, EvalSplit], keys: dict[str, str]) -> dict[str, Any]:
     lengths = np.concatenate([s.bags.lengths for s in splits.values()])
+    split_counts = {name: {"bags": len(s.bags), "positive_bags": int(s.bags.labels.sum())}
+                    for name, s in splits.items()}
     source = card.source.url or (f"generated by benchmark.data.synthetic (seed "
                                  f"{card.generator.seed})" if card.generator else None)
     return {
@@ -204,8 +255,8 @@ def _summary(card: DatasetCard, path: Path, meta: dict[str, Any], limit: int | N
         "anomalous_lines": int(line_labels.sum()),
         "distinct_contents": int(meta["distinct_contents"]),
         "templates": templates.size,
-        "splits": {name: {"bags": len(s.bags), "positive_bags": int(s.bags.labels.sum())}
-                   for name, s in splits.items()},
+        "splits": split_counts,
+        "warnings": split_warnings(split_counts),
         "instances_per_bag": {"min": int(lengths.min()), "median": float(np.median(lengths)),
                               "max": int(lengths.max())},
         "subset": {"max_lines": limit, "max_lines_from": origin, "truncated": bool(

@@ -92,3 +92,28 @@ def _unique_ranges(starts: np.ndarray, ends: np.ndarray) -> Ranges:
         return starts.astype(np.int64), ends.astype(np.int64)
     pairs = np.unique(np.stack([starts, ends], axis=1).astype(np.int64), axis=0)
     return pairs[:, 0].copy(), pairs[:, 1].copy()
+
+
+_ONE_CLASS_EFFECT = {
+    ("train", "positive"): "bag-supervised models see one class",
+    ("train", "negative"): "normal-only models have no bag to train on",
+    ("val", "positive"): "the threshold falls back to 0.5 (no F1 to select on)",
+    ("val", "negative"): "the threshold falls back to 0.5",
+    ("test", "positive"): "recall, F1, Loc@k and SR are undefined (NaN)",
+    ("test", "negative"): "AUC is undefined (NaN)",
+}
+
+
+def split_warnings(counts: dict[str, dict[str, int]]) -> list[str]:
+    """One message per split that holds no positive or no negative bag.
+
+    counts: {split: {"bags": n, "positive_bags": p}} as in a PreparedDataset summary.
+    """
+    messages = []
+    for split, c in counts.items():
+        bags, positive = c["bags"], c["positive_bags"]
+        for kind, missing in (("positive", positive == 0), ("negative", positive == bags)):
+            if missing and bags > 0:
+                messages.append(f"the {split} split holds no {kind} bag ({bags} bags, "
+                                f"{positive} positive): {_ONE_CLASS_EFFECT[split, kind]}")
+    return messages

@@ -26,6 +26,7 @@ from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
 from benchmark.data.bagset import PreparedDataset
+from benchmark.data.cache import regular_file_stat
 from benchmark.data.errors import DataError
 from benchmark.model_api import ModelContext
 from benchmark.protocol import PROTOCOL_VERSION, evaluate
@@ -220,8 +221,11 @@ def _plan_dataset(
 ) -> tuple[dict, list[RunSpec]]:
     """The dataset identity and every (model, seed) RunSpec of one dataset."""
     data_file = options.data_files.get(name)
-    if data_file is not None and not Path(data_file).is_file():
-        raise DataError(f"{data_file}: data file for {name} not found")
+    if data_file is not None:
+        try:
+            regular_file_stat(Path(data_file))  # os.stat only: a FIFO never blocks
+        except DataError as err:
+            raise DataError(f"{err} (data file for {name})") from None
     identity = {
         "name": name,
         "data_file": None if data_file is None else str(Path(data_file).resolve()),

@@ -1,9 +1,9 @@
 """Prepare a dataset (or reuse its cache) and print lines, templates, bags and splits.
 
 `python -m benchmark describe DATASET [--data-file PATH] [--data-dir DIR] [--max-lines N]
-[--strict] [--quick] [--json]`: the product goes to stdout (a table, or exactly one JSON object
-with `--json`); progress and logs go to stderr. A data problem prints `error: <message>` on stderr
-and exits with code 2.
+[--strict] [--max-unparsed FRACTION] [--no-verify] [--quick] [--json]`: the product goes to
+stdout (a table, or exactly one JSON object with `--json`); progress and logs go to stderr. A
+data problem prints `error: <message>` on stderr and exits with code 2.
 """
 
 from __future__ import annotations
@@ -23,7 +23,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=Path, help="directory holding raw/ and cache/")
     parser.add_argument("--max-lines", type=int, help="read at most N lines (overrides the card)")
     parser.add_argument("--strict", action="store_true",
-                        help="fail on the first line that does not match the format")
+                        help="fail on the first line that does not match the format, or on "
+                             "time going backwards")
+    parser.add_argument("--max-unparsed", type=float, metavar="FRACTION",
+                        help="largest fraction of lines that may fail the format "
+                             "(default: the card's, 0.05)")
+    parser.add_argument("--no-verify", action="store_true",
+                        help="skip the MD5 check of the card's default raw file")
     parser.add_argument("--quick", action="store_true",
                         help="small variant (synthetic: the generator's quick_lines)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -32,7 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         data = prepare_dataset(args.dataset, data_file=args.data_file, data_dir=args.data_dir,
-                               max_lines=args.max_lines, strict=args.strict, quick=args.quick)
+                               max_lines=args.max_lines, strict=args.strict, quick=args.quick,
+                               max_unparsed=args.max_unparsed, verify=not args.no_verify)
     except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

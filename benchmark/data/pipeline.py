@@ -160,6 +160,16 @@ def prepare_dataset(name: str, *, data_file: Path | None = None, data_dir: Path 
     return PreparedDataset(card.name, templates, splits, summary)
 
 
+def resolve_input(name: str, *, data_file: Path | None = None, data_dir: Path | None = None,
+                  quick: bool = False) -> Path:
+    """The raw log `prepare_dataset` would read for these arguments (the synthetic log is
+    generated if missing), checked to be a regular file; e.g. to hash it with
+    `cache.content_identity` for a run's config hash. DataError as prepare_dataset."""
+    data_dir = Path(data_dir) if data_dir is not None else DEFAULT_DATA_DIR
+    return _input_file(load_card(name), Path(data_file) if data_file is not None else None,
+                       data_dir, quick)
+
+
 def _input_file(card: DatasetCard, data_file: Path | None, data_dir: Path, quick: bool) -> Path:
     """The raw log to read, checked to be a regular file (os.stat: a FIFO never blocks)."""
     if data_file is not None:

@@ -23,11 +23,12 @@ _counter = itertools.count()
 
 
 def ends_cleanly(data: bytes) -> None:
-    work = Path(tempfile.mkdtemp(prefix="fuzz-"))
-    path = work / f"input-{next(_counter)}.log"
-    path.write_bytes(data)
-    outcome = run_describe(["bgl", "--data-file", str(path), "--data-dir", str(work / "d"),
-                            "--json"], timeout=30)
+    with tempfile.TemporaryDirectory(prefix="fuzz-") as folder:
+        work = Path(folder)
+        path = work / f"input-{next(_counter)}.log"
+        path.write_bytes(data)
+        outcome = run_describe(["bgl", "--data-file", str(path), "--data-dir", str(work / "d"),
+                                "--json"], timeout=30)
     assert outcome.traceback is None, outcome.traceback
     assert outcome.code in (0, 2), outcome
     if outcome.code == 2:

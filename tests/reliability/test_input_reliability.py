@@ -4,6 +4,7 @@ counts, never a traceback, a hang or a silent wrong number."""
 from __future__ import annotations
 
 import zipfile
+from pathlib import Path
 
 import pytest
 from cases import BGL_2K, INPUT_CASES, judge_input, run_describe
@@ -11,6 +12,7 @@ from cases import BGL_2K, INPUT_CASES, judge_input, run_describe
 from benchmark.data import cache as cache_module
 from benchmark.data import download, pipeline
 from benchmark.data.cards import load_card
+from benchmark.data.errors import DataError
 
 pytestmark = pytest.mark.skipif(not BGL_2K.is_file(), reason=f"{BGL_2K} not available")
 
@@ -77,3 +79,22 @@ def test_md5_is_checked_once_per_content(tmp_path, monkeypatch):
     outcome = run_describe(args)
     assert len(calls) == 2 and outcome.code == 2 and "BGL.zip: md5 is " in outcome.stderr
     assert "--no-verify" in outcome.stderr
+
+
+def test_max_unparsed_keyword_and_its_range(tmp_path):
+    case = next(c for c in INPUT_CASES if c.name.startswith("10 % of lines"))
+    path = Path(case.build(tmp_path)[2])
+    with pytest.raises(DataError, match="more than the 5.0% allowed"):
+        pipeline.prepare_dataset("bgl", data_file=path, data_dir=tmp_path / "d")
+    data = pipeline.prepare_dataset("bgl", data_file=path, data_dir=tmp_path / "d",
+                                    max_unparsed=0.1)  # 10.0 % exactly: accepted
+    assert data.summary["unparsed_lines"] == 200
+    with pytest.raises(DataError, match=r"--max-unparsed must be a fraction in \[0, 1\]"):
+        pipeline.prepare_dataset("bgl", data_file=path, data_dir=tmp_path / "d",
+                                 max_unparsed=1.5)
+
+
+def test_resolve_input_is_the_file_prepare_reads(tmp_path):
+    data = pipeline.prepare_dataset("bgl", data_file=BGL_2K, data_dir=tmp_path)
+    path = pipeline.resolve_input("bgl", data_file=BGL_2K, data_dir=tmp_path)
+    assert data.summary["input"] == cache_module.content_identity(path)

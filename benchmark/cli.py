@@ -41,7 +41,13 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-lines", type=int, default=None, metavar="N",
                         help="read only the first N lines (overrides the card)")
     parser.add_argument("--strict", action="store_true",
-                        help="a line that does not match its format is an error")
+                        help="a line that does not match its format, or time going backwards, "
+                             "is an error")
+    parser.add_argument("--max-unparsed", type=float, default=None, metavar="FRACTION",
+                        help="largest fraction of lines that may fail the format "
+                             "(default: the card's, 0.05)")
+    parser.add_argument("--no-verify", action="store_true",
+                        help="skip the MD5 check of the card's default raw file")
     parser.add_argument("--quick", action="store_true",
                         help="smoke test: small synthetic data and each model's quick settings")
 
@@ -115,7 +121,8 @@ def run_all_main(argv: list[str] | None = None, source: Any = None) -> int:
             device=args.device, jobs=args.jobs, threads=args.threads, quick=args.quick,
             data_dir=args.data_dir, data_files=data_files_for(args.data_file, args.datasets),
             max_lines=args.max_lines, results_dir=args.results_dir, force=args.force,
-            strict=args.strict, overrides=group_overrides(args.overrides))
+            strict=args.strict, max_unparsed=args.max_unparsed, verify=not args.no_verify,
+            overrides=group_overrides(args.overrides))
         outcome = run_grid(options, source)
     except (UsageError, DataError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -220,7 +227,8 @@ def _describe(args: argparse.Namespace) -> int:
         files = data_files_for(args.data_file, [args.dataset])
         data = prepare_dataset(args.dataset, data_file=files.get(args.dataset),
                                data_dir=args.data_dir, max_lines=args.max_lines,
-                               strict=args.strict, quick=args.quick)
+                               strict=args.strict, quick=args.quick,
+                               max_unparsed=args.max_unparsed, verify=not args.no_verify)
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -52,9 +52,9 @@ class DataSource:
     """Where datasets come from (injectable for tests).
 
     identity(name, *, data_file, data_dir, max_lines, quick) -> JSON-able identity of the data a
-    run would see (part of the config hash; cheap: no parsing); prepare(name, *, data_file,
-    data_dir, max_lines, strict, quick) -> PreparedDataset. Both raise DataError for an unknown
-    dataset or bad data.
+    run would see (part of the config hash; no parsing); prepare(name, *, data_file, data_dir,
+    max_lines, strict, quick, max_unparsed, verify) -> PreparedDataset. Both raise DataError
+    for an unknown dataset or bad data.
     """
 
     prepare: Callable[..., PreparedDataset]
@@ -93,6 +93,10 @@ class GridOptions:
     results_dir: Path = Path("results")
     force: bool = False
     strict: bool = False
+    max_unparsed: float | None = None
+    """Largest fraction of lines that may fail the format (None: the card's)."""
+    verify: bool = True
+    """MD5-check a card's default raw file before use."""
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Config field overrides per model name (`--set MODEL.FIELD=VALUE`)."""
 
@@ -132,7 +136,8 @@ def run_grid(options: GridOptions, source: DataSource | None = None) -> GridOutc
             start = time.perf_counter()
             dataset = source.prepare(name, data_file=options.data_files.get(name),
                                      data_dir=options.data_dir, max_lines=options.max_lines,
-                                     strict=options.strict, quick=options.quick)
+                                     strict=options.strict, quick=options.quick,
+                                     max_unparsed=options.max_unparsed, verify=options.verify)
             context = RunContext(prepare_seconds=time.perf_counter() - start,
                                  threads=options.threads, **environment)
             for spec, error in _fan_out(pending, dataset, context, options):
@@ -189,9 +194,13 @@ def _plan_dataset(name: str, models: list[str], options: GridOptions, source: Da
                   ) -> list[RunSpec]:
     """Every (model, seed) RunSpec of one dataset, with the hash that identifies its record."""
     data_file = options.data_files.get(name)
-    if data_file is not None and not Path(data_file).is_file():
-        what = "is not a regular file" if Path(data_file).exists() else "not found"
-        raise DataError(f"{data_file}: data file for {name} {what}")
+    if data_file is not None:
+        from benchmark.data.cache import regular_file_stat
+
+        try:
+            regular_file_stat(Path(data_file))  # os.stat only: a FIFO never blocks
+        except DataError as err:
+            raise DataError(f"{err} (data file for {name})") from None
     identity = source.identity(name, data_file=data_file, data_dir=options.data_dir,
                                max_lines=options.max_lines, quick=options.quick)
     runs = []

@@ -16,7 +16,7 @@ from data_samples import write_bgl_log
 
 from benchmark import store
 from benchmark.cli import run_all_main
-from benchmark.data import identity as identity_module
+from benchmark.data import cache as cache_module
 from benchmark.data import pipeline, synthetic
 from benchmark.data.cards import load_card
 from benchmark.data.identity import content_identity, dataset_identity
@@ -38,6 +38,7 @@ def ident(card, data_file, tmp_path, **kw):
 
 def test_same_bytes_elsewhere_identify_alike_and_paths_are_not_hashed(tmp_path):
     card = load_card("bgl")
+    (tmp_path / "a").mkdir()
     a = write_bgl_log(tmp_path / "a" / "BGL.log")
     b = tmp_path / "b" / "copy.log"
     b.parent.mkdir()
@@ -57,7 +58,7 @@ def test_edit_with_same_size_and_mtime_changes_identity(tmp_path):
     path.write_bytes(bytes(data))
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert path.stat().st_size == stat.st_size and path.stat().st_mtime_ns == stat.st_mtime_ns
-    identity_module._memo.clear()  # a new process: nothing memoised
+    cache_module._IDENTITIES.clear()  # a new process: nothing memoised
     assert ident(card, path, tmp_path)["content"] != before["content"]
 
 
@@ -94,11 +95,11 @@ def test_not_a_regular_file_is_a_clear_error(tmp_path):
     card = load_card("bgl")
     from benchmark.data.errors import DataError
 
-    with pytest.raises(DataError, match="not a regular file"):
+    with pytest.raises(DataError, match=r"not a regular file \(a directory\)"):
         ident(card, tmp_path, tmp_path)
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
-    with pytest.raises(DataError, match="not a regular file"):
+    with pytest.raises(DataError, match=r"not a regular file \(a FIFO\)"):
         ident(card, fifo, tmp_path)
     assert content_identity(write_bgl_log(tmp_path / "x.log"))["size"] > 0
 
@@ -106,6 +107,7 @@ def test_not_a_regular_file_is_a_clear_error(tmp_path):
 def test_replaced_file_reruns_moved_checkout_does_not(tmp_path, capsys):
     """End to end through the real pipeline with a tiny model on a small BGL-format log."""
     home = tmp_path / "home"
+    (home / "data").mkdir(parents=True)
     log_file = write_bgl_log(home / "data" / "BGL.log", n_lines=900)
 
     def run(root, data_file):

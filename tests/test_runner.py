@@ -153,7 +153,8 @@ def test_a_failing_run_is_reported_and_the_grid_goes_on(tmp_path, monkeypatch, c
 @pytest.mark.parametrize("extra, message", [
     (["--models", "no_such_model"], "error: unknown model 'no_such_model'"),
     (["--datasets", "nope"], "error: unknown dataset 'nope'"),
-    (["--data-file", "tiny=/no/such/file.log"], "error: /no/such/file.log: data file for tiny"),
+    (["--data-file", "tiny=/no/such/file.log"], "error: /no/such/file.log: no such file (data "
+                                                "file for tiny)"),
     (["--data-file", "other=/x.log"], "error: --data-file names dataset(s) not in --datasets"),
     (["--jobs", "0"], "error: --jobs must be ≥ 1"),
     (["--set", "deeplog.epochs=3"], "error: --set names model(s) not in this run: deeplog"),
@@ -216,7 +217,7 @@ def test_bad_data_file_argument_is_a_usage_error(tmp_path, capsys):
     assert "expected NAME=PATH or PATH" in capsys.readouterr().err
     # a bare PATH names the only dataset of the run
     assert cli.run_all_main(argv(tmp_path, "--data-file", "no-such.log"), Data().source()) == 2
-    assert "error: no-such.log: data file for tiny not found" in capsys.readouterr().err
+    assert "error: no-such.log: no such file (data file for tiny)" in capsys.readouterr().err
 
 
 def test_data_error_during_preparation_exits_2(tmp_path, capsys):

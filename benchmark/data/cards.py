@@ -3,7 +3,8 @@
 A card says where the raw log comes from (`SourceSpec`), how to read and label it (`format`,
 `label_rule`, `anomalous_levels`), how to mask and parse it (`MaskRule`s, `DrainSpec`), how to
 embed templates (`EmbeddingSpec`), how to cut bags (`BaggingSpec`) and split them (`SplitSpec`),
-and how many lines to read by default (`max_lines`, None = all). Unknown keys are errors, so a typo
+how many lines to read by default (`max_lines`, None = all) and the input sanity limits
+(`CheckSpec`: unparsed fraction, time going backwards). Unknown keys are errors, so a typo
 in a card never silently falls back to a default.
 """
 
@@ -92,6 +93,17 @@ class SplitSpec:
 
 
 @dataclass(frozen=True)
+class CheckSpec:
+    """Input sanity limits. `max_unparsed`: largest fraction of lines that may fail the format
+    (more is an error: wrong file for the dataset); `max_time_backstep_seconds`: a line whose
+    timestamp is more than this before the previous line's is counted as time going backwards
+    (a warning with counts; an error under --strict)."""
+
+    max_unparsed: float = 0.05
+    max_time_backstep_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
 class GeneratorSpec:
     """Synthetic dataset only: lines written by default / with --quick, and the generator seed."""
 
@@ -113,6 +125,7 @@ class DatasetCard:
     embedding: EmbeddingSpec = field(default_factory=EmbeddingSpec)
     bagging: BaggingSpec = field(default_factory=BaggingSpec)
     split: SplitSpec = field(default_factory=SplitSpec)
+    checks: CheckSpec = field(default_factory=CheckSpec)
     max_lines: int | None = None
     generator: GeneratorSpec | None = None
 
@@ -145,6 +158,7 @@ def _card_from_dict(raw: dict[str, Any], name: str, path: Path) -> DatasetCard:
     tables = {
         "source": SourceSpec, "drain": DrainSpec, "embedding": EmbeddingSpec,
         "bagging": BaggingSpec, "split": SplitSpec, "generator": GeneratorSpec,
+        "checks": CheckSpec,
     }
     kwargs: dict[str, Any] = {"name": raw.pop("name", name)}
     for key, cls in tables.items():
@@ -203,6 +217,11 @@ def _validate(card: DatasetCard, path: Path) -> None:
     if window is None or stride is None or not 0 < stride <= window:
         raise DataError(f"{path}: bagging ({b.mode}) needs 0 < stride <= window, got "
                         f"window={window}, stride={stride}")
+    c = card.checks
+    if not 0 <= c.max_unparsed <= 1:
+        raise DataError(f"{path}: checks.max_unparsed must be a fraction in [0, 1]")
+    if not c.max_time_backstep_seconds >= 0:
+        raise DataError(f"{path}: checks.max_time_backstep_seconds must be >= 0")
     s = card.split
     if s.method not in ("chronological", "random"):
         raise DataError(f"{path}: split.method must be 'chronological' or 'random'")

@@ -5,15 +5,23 @@ target and are moved into place only once complete and, when the card gives an M
 interrupted or corrupted download therefore never sits at the target path looking valid; running
 the command again starts that file afresh (pooch does not resume byte ranges). A file already in
 place with the expected MD5 is not downloaded again.
+
+`verify_raw_file` checks a card's default raw file against the card's MD5 before it is used; the
+verdict is remembered per content identity (size + SHA-256), so each content is MD5-checked once.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
 import sys
+import tempfile
 from pathlib import Path
 from urllib.parse import urlparse
 
+from benchmark.data.cache import HASH_BLOCK, HASH_NAME, content_identity
 from benchmark.data.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -64,6 +72,63 @@ def fetch_source(name: str, url: str, md5: str | None, filename: str, data_dir: 
                        "(add `md5 = \"%s\"` to the card to pin it)",
                        name, downloader.found_md5, downloader.found_md5)
     return target
+
+
+def verify_raw_file(name: str, path: Path, md5: str, verdicts: Path) -> None:
+    """Raise DataError unless the file's MD5 is `md5`. `verdicts` (a JSON file) remembers the
+    verdict per content identity, so an unchanged file is MD5-checked once; an unreadable
+    verdicts file is ignored (the MD5 is computed again)."""
+    identity = content_identity(path)
+    key = f"{identity['size']}:{identity[HASH_NAME]}"
+    known = _load_verdicts(verdicts)
+    verdict = known.get(key)
+    if not isinstance(verdict, dict) or verdict.get("expected") != md5.lower():
+        found = _md5(path)
+        verdict = {"expected": md5.lower(), "found": found}
+        known[key] = verdict
+        _save_verdicts(verdicts, known)
+        logger.info("%s: md5 of %s %s", name, path,
+                    "ok" if found == md5.lower() else f"is {found}, expected {md5}")
+    if verdict.get("found") != md5.lower():
+        raise DataError(f"{path}: md5 is {verdict.get('found')}, the {name} card expects {md5}: "
+                        f"a corrupt or different file; run `python -m benchmark download {name}` "
+                        "to fetch it again, or pass --no-verify to use it anyway")
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    buffer = bytearray(HASH_BLOCK)
+    view = memoryview(buffer)
+    try:
+        with open(path, "rb") as handle:
+            while got := handle.readinto(buffer):
+                digest.update(view[:got])
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return digest.hexdigest()
+
+
+def _load_verdicts(path: Path) -> dict:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        logger.warning("%s unreadable (%s); checking the md5 again", path, exc)
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _save_verdicts(path: Path, verdicts: dict) -> None:
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(verdicts, handle, indent=1)
+        os.replace(tmp, path)
+    except OSError as exc:  # the verdict is only a shortcut: losing it costs one more MD5
+        logger.warning("cannot record the md5 verdict in %s: %s", path, exc.strerror or exc)
 
 
 class _HashingDownloader:

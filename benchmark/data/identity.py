@@ -3,43 +3,19 @@
 `dataset_identity` is computed at planning time, before any data work; it never holds a path, so
 the same data in another checkout (or another data directory) identify alike, and a replaced file
 (same name, other bytes) does not. The synthetic dataset is identified by its generator's settings
-and version (its file is a pure function of them), real data by `content_identity` of the file.
+and version (its file is a pure function of them), real data by `cache.content_identity` of the
+file (size + SHA-256 of every byte, memoised per process, so the read stage that follows does not
+hash the file again).
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from benchmark.data.cache import content_identity
 from benchmark.data.cards import DatasetCard
-from benchmark.data.errors import DataError
-
-HASH_BLOCK = 8 << 20
-_memo: dict[tuple, dict[str, Any]] = {}
-
-
-def content_identity(path: Path) -> dict[str, Any]:
-    """{"size", "sha256"} of the file's bytes (an archive: of the archive itself).
-
-    Memoised within the process per (path, size, mtime_ns, ctime_ns, inode); every new process
-    hashes the whole file again, so an edit that keeps size and mtime is still seen.
-    """
-    path = Path(path)
-    try:
-        stat = path.stat()
-    except OSError as err:
-        raise DataError(f"{path}: cannot read ({err.strerror})") from None
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
-    if key not in _memo:
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            while block := handle.read(HASH_BLOCK):
-                digest.update(block)
-        _memo[key] = {"size": stat.st_size, "sha256": digest.hexdigest()}
-    return dict(_memo[key])
 
 
 def dataset_identity(card: DatasetCard, *, data_file: Path | None, data_dir: Path,
@@ -47,7 +23,7 @@ def dataset_identity(card: DatasetCard, *, data_file: Path | None, data_dir: Pat
     """JSON-able identity of the prepared dataset a run would train on (part of its hash).
 
     data_file: an explicit input (else the card's default file under `data_dir/raw/`). Raises
-    DataError when the input is missing or not a regular file.
+    DataError when the input is missing or not a regular file (checked without opening it).
     """
     from benchmark.data.pipeline import STAGE_VERSIONS, input_path
 
@@ -61,8 +37,5 @@ def dataset_identity(card: DatasetCard, *, data_file: Path | None, data_dir: Pat
                                  "lines": card.generator.quick_lines if quick
                                  else card.generator.lines, "seed": card.generator.seed}
         return identity
-    path = input_path(card, data_file, data_dir, quick)
-    if not os.path.isfile(path):
-        raise DataError(f"{path}: not a regular file")
-    identity["content"] = content_identity(path)
+    identity["content"] = content_identity(input_path(card, data_file, data_dir, quick))
     return identity

@@ -4,7 +4,8 @@ The raw file is read in large byte blocks (never unpacked to disk); each block b
 string array of lines without copying, and fields are split with the format's RE2 regex
 (`pyarrow.compute.extract_regex`), so no Python code runs per line.
 
-Formats (Loghub structures; separators are runs of spaces):
+Formats (Loghub structures; separators are runs of spaces; Date is YYYY.MM.DD, BGL's Time starts
+with YYYY-MM-DD-):
   bgl:       Label Timestamp Date Node Time NodeRepeat Type Component Level Content
   cfdr:      Label Timestamp Date Node Month Day Time Location Content   (Spirit, Thunderbird)
   zookeeper: YYYY-MM-DD HH:MM:SS,mmm - Level [Node] - Content
@@ -20,7 +21,8 @@ Bad input, decided here:
   token (a blank line is normal); rule "level" gives 0. `strict=True` raises instead.
 * Invalid UTF-8 bytes are replaced by U+FFFD (SPEC: decode with replacement); such lines are
   counted and logged, and `strict=True` raises naming the first one.
-* DataError (one line naming the file): missing or unreadable file, empty file, binary data (a
+* DataError (one line naming the file): missing, unreadable or not a regular file (checked with
+  os.stat before opening, so a FIFO never blocks), empty file, binary data (a
   NUL byte or more than 10 % control bytes in the first 64 KiB), corrupt or truncated
   .gz/.zip/.tar.gz, missing archive member, and a file whose first block has no line matching the
   format at all (wrong file for the dataset).
@@ -43,6 +45,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from benchmark.data.cache import HashingTap, regular_file_stat, remember_identity
 from benchmark.data.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -52,11 +55,13 @@ SNIFF_BYTES = 64 << 10
 MAX_REPORTED_LINES = 5
 
 _END = r"(?: +|\r?\n?$))"
+_DATE = r"[0-9]{4}\.[0-9]{2}\.[0-9]{2}"  # bgl, cfdr: YYYY.MM.DD (rejects syslog-style lines)
 HEADER_PATTERNS: dict[str, str] = {
-    "bgl": (r"^(?P<head>(?P<label>[^ \r\n]+) +(?P<epoch>[0-9]{1,18}) +[^ ]+ +[^ ]+ +[^ ]+ +[^ ]+"
-            r" +[^ ]+ +[^ ]+ +(?P<level>[^ \r\n]+)" + _END),
-    "cfdr": (r"^(?P<head>(?P<label>[^ \r\n]+) +(?P<epoch>[0-9]{1,18}) +[^ ]+ +[^ ]+ +[^ ]+ +[^ ]+"
-             r" +[^ ]+ +[^ \r\n]+" + _END),
+    "bgl": (r"^(?P<head>(?P<label>[^ \r\n]+) +(?P<epoch>[0-9]{1,18}) +" + _DATE + r" +[^ ]+"
+            r" +[0-9]{4}-[0-9]{2}-[0-9]{2}-[^ ]+ +[^ ]+ +[^ ]+ +[^ ]+ +(?P<level>[^ \r\n]+)"
+            + _END),
+    "cfdr": (r"^(?P<head>(?P<label>[^ \r\n]+) +(?P<epoch>[0-9]{1,18}) +" + _DATE + r" +[^ ]+"
+             r" +[^ ]+ +[^ ]+ +[^ ]+ +[^ \r\n]+" + _END),
     "zookeeper": (r"^(?P<head>(?P<datetime>[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}),"
                   r"(?P<ms>[0-9]{3}) +- +(?P<level>[A-Z]+) +\[(?P<node>.*?)\] +-" + _END),
 }
@@ -92,12 +97,17 @@ class ReadStats:
 
 class LogReader:
     """Iterate over `LineChunk`s of `path` (`member` inside a .zip/.tar.gz); `stats` fills as it
-    goes. At most `max_lines` lines are read; `stats.truncated` says whether more were there."""
+    goes. At most `max_lines` lines are read; `stats.truncated` says whether more were there.
+
+    hash_input: hash the raw bytes of a plain or gzip file while streaming them (the rest of the
+    file too when reading stops early); after a full iteration `identity` is the file's
+    `content_identity` (also memoised). None for .zip/.tar.gz members (their archive is hashed
+    by `content_identity` in its own pass) or when not asked."""
 
     def __init__(self, path: Path, fmt: str, *, member: str | None = None,
                  label_rule: str = "first_field", anomalous_levels: tuple[str, ...] = ("ERROR",),
                  max_lines: int | None = None, strict: bool = False,
-                 block_bytes: int = DEFAULT_BLOCK_BYTES) -> None:
+                 block_bytes: int = DEFAULT_BLOCK_BYTES, hash_input: bool = False) -> None:
         if fmt not in HEADER_PATTERNS:
             raise DataError(f"unknown log format {fmt!r}; known: {', '.join(HEADER_PATTERNS)}")
         if label_rule == "level" and "(?P<level>" not in HEADER_PATTERNS[fmt]:
@@ -110,11 +120,16 @@ class LogReader:
         self.max_lines = max_lines
         self.strict = strict
         self.block_bytes = block_bytes
+        self.hash_input = hash_input
         self.stats = ReadStats()
+        self.identity: dict | None = None
 
     def __iter__(self) -> Iterator[LineChunk]:
         self.stats = ReadStats()
-        with open_binary(self.path, self.member) as stream:
+        self.identity = None
+        tap = HashingTap() if self.hash_input else None
+        before = regular_file_stat(self.path)
+        with open_binary(self.path, self.member, tap) as stream:
             first = True
             for block in _guarded_blocks(stream, self.block_bytes, self.path):
                 if first:
@@ -129,6 +144,9 @@ class LogReader:
                                     f"(line 1: {sample!r}); wrong file for this dataset?")
                 first = False
                 yield chunk
+            if tap is not None and tap.raw is not None:
+                self.identity = tap.finish()
+                remember_identity(self.path, before, self.identity)
         if self.stats.lines == 0:
             raise DataError(f"{self.path}: empty file (no lines)")
         self._log_summary()
@@ -244,14 +262,13 @@ def fill_timestamps(timestamps: np.ndarray) -> np.ndarray:
 
 
 @contextmanager
-def open_binary(path: Path, member: str | None = None) -> Iterator[BinaryIO]:
+def open_binary(path: Path, member: str | None = None,
+                tap: HashingTap | None = None) -> Iterator[BinaryIO]:
     """Binary stream of the log: plain file, gzip stream, or `member` of a .zip / .tar.gz (chosen
-    by magic bytes; a gzip file is read as tar when named .tar.gz/.tgz). Never unpacks to disk."""
+    by magic bytes; a gzip file is read as tar when named .tar.gz/.tgz). Never unpacks to disk.
+    A plain or gzip file is read through `tap` when given (`tap.raw` is set to the open file)."""
     path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: no such file")
-    if not path.is_file():
-        raise DataError(f"{path}: not a regular file")
+    regular_file_stat(path)
     try:
         with open(path, "rb") as probe:
             magic = probe.read(4)
@@ -263,17 +280,25 @@ def open_binary(path: Path, member: str | None = None) -> Iterator[BinaryIO]:
             with tarfile.open(path, "r:gz") as tar:
                 yield _tar_member(tar, path, member)
         elif magic[:2] == b"\x1f\x8b":
-            with gzip.open(path, "rb") as stream:
+            with open(path, "rb") as raw, \
+                    gzip.GzipFile(fileobj=_tapped(raw, tap), mode="rb") as stream:
                 yield stream
         elif magic == b"PK\x03\x04":
             with zipfile.ZipFile(path) as archive:
                 with archive.open(_zip_member(archive, path, member)) as stream:
                     yield stream
         else:
-            with open(path, "rb") as stream:
-                yield stream
+            with open(path, "rb") as raw:
+                yield _tapped(raw, tap)
     except (tarfile.TarError, zipfile.BadZipFile, gzip.BadGzipFile, EOFError, zlib.error) as exc:
         raise DataError(f"{path}: corrupt or truncated archive: {exc}") from None
+
+
+def _tapped(raw: BinaryIO, tap: HashingTap | None) -> BinaryIO:
+    if tap is None:
+        return raw
+    tap.raw = raw
+    return tap  # type: ignore[return-value]
 
 
 def _zip_member(archive: zipfile.ZipFile, path: Path, member: str | None) -> str:

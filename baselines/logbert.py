@@ -212,7 +212,8 @@ class LogBERT(BagModel):
             return f1
 
         self.history_ = train_network(self.net_, normal, loss_fn, validate, self.config,
-                                      self.context, self.name, sampler="shuffle")
+                                      self.context, self.name, sampler="shuffle",
+                                      extra_state={"mask_rng": mask_rng})
         return self
 
     def score(self, bags: BagSet, drop: np.ndarray | None = None) -> BagScores:

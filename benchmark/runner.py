@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
+from benchmark import checkpoint
+from benchmark.backends import BACKENDS, run_pending
 from benchmark.data.bagset import PreparedDataset
 from benchmark.data.errors import DataError
 from benchmark.model_api import ModelContext
@@ -89,6 +90,9 @@ class GridOptions:
     strict: bool = False
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Config field overrides per model name (`--set MODEL.FIELD=VALUE`)."""
+    backend: str = "local"
+    scheduler: str | None = None
+    keep_checkpoints: bool = False
 
 
 @dataclass(frozen=True)
@@ -134,7 +138,9 @@ def run_grid(options: GridOptions, source: DataSource | None = None) -> GridOutc
     plans = {name: _plan_dataset(name, models, options, source) for name in options.datasets}
     outcome = GridOutcome()
     environment = {"device": str(device), "libraries": library_versions(),
-                   "git_commit": git_commit(), "python": platform.python_version()}
+                   "git_commit": git_commit(), "python": platform.python_version(),
+                   "results_dir": str(options.results_dir),
+                   "keep_checkpoints": options.keep_checkpoints}
     try:
         for name, (identity, runs) in plans.items():
             pending = [r for r in runs if options.force or not is_finished(r.path, r.config_hash)]
@@ -151,7 +157,7 @@ def run_grid(options: GridOptions, source: DataSource | None = None) -> GridOutc
                                      strict=options.strict, quick=options.quick)
             context = {"identity": identity, "prepare_seconds": time.perf_counter() - start,
                        **environment}
-            _execute(pending, dataset, context, options.jobs, outcome)
+            _execute(pending, dataset, context, options, outcome)
     finally:
         build_report(options.results_dir)
     return outcome
@@ -174,11 +180,15 @@ def expand_models(patterns: tuple[str, ...]) -> list[str]:
 def run_one(spec: RunSpec, dataset: PreparedDataset, context: dict) -> Path:
     """Fit, evaluate and record one run; returns the record path.
 
-    context: identity (dataset identity), prepare_seconds, device, libraries, git_commit, python.
+    context: identity (dataset identity), prepare_seconds, device, libraries, git_commit, python,
+    results_dir (the run's checkpoint lives below it), keep_checkpoints.
     """
     seed_everything(spec.seed)
     device = torch.device(context["device"])
-    model_context = ModelContext(templates=dataset.templates, seed=spec.seed, device=device)
+    ckpt = checkpoint.checkpoint_path(context["results_dir"], spec.dataset, spec.model,
+                                      spec.seed, spec.config_hash)
+    model_context = ModelContext(templates=dataset.templates, seed=spec.seed, device=device,
+                                 checkpoint_path=ckpt)
     model = get_model(spec.model, spec.config, model_context)
     splits = dataset.splits
     start = time.perf_counter()
@@ -209,6 +219,8 @@ def run_one(spec: RunSpec, dataset: PreparedDataset, context: dict) -> Path:
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     write_record(spec.path, record)
+    if not context["keep_checkpoints"]:
+        checkpoint.remove(ckpt)
     m = evaluation["metrics"]
     log.info("%s/%s seed %d: auc %.4f f1 %.4f loc@3 %.4f sr %.4f (fit %.1f s)", spec.dataset,
              spec.model, spec.seed, m["auc"], m["f1"], m["loc@3"], m["sr"], fit_seconds)
@@ -243,16 +255,12 @@ def _plan_dataset(
     return identity, runs
 
 
-def _execute(pending: list[RunSpec], dataset: PreparedDataset, context: dict, jobs: int,
-             outcome: GridOutcome) -> None:
-    """Run `pending` serially or over joblib workers, with one tqdm bar over runs."""
+def _execute(pending: list[RunSpec], dataset: PreparedDataset, context: dict,
+             options: GridOptions, outcome: GridOutcome) -> None:
+    """Run `pending` on the chosen backend (benchmark.backends), with one tqdm bar over runs."""
     bar = tqdm(total=len(pending), desc=f"{dataset.name} runs", unit="run")
-    if jobs == 1:
-        results = (_guarded_run(spec, dataset, context) for spec in pending)
-    else:
-        level = logging.getLogger().getEffectiveLevel()
-        results = Parallel(n_jobs=jobs, return_as="generator_unordered")(
-            delayed(_worker_run)(spec, dataset, context, level) for spec in pending)
+    results = run_pending(_guarded_run, pending, dataset, context, options.jobs, options.backend,
+                          options.scheduler)
     with bar:
         for spec, error in results:
             bar.update()
@@ -274,16 +282,6 @@ def _guarded_run(spec: RunSpec, dataset: PreparedDataset, context: dict
     return spec, None
 
 
-def _worker_run(spec: RunSpec, dataset: PreparedDataset, context: dict, level: int
-                ) -> tuple[RunSpec, str | None]:
-    """A joblib worker's run: one torch thread, logging to stderr at the parent's level."""
-    torch.set_num_threads(1)
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=level, stream=sys.stderr,
-                            format="%(levelname)s %(name)s: %(message)s")
-    return _guarded_run(spec, dataset, context)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="run_all.py",
@@ -297,7 +295,16 @@ def build_parser() -> argparse.ArgumentParser:
                         metavar="K", help="seeds (default: 0 1 2)")
     parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda")
     parser.add_argument("--jobs", type=int, default=1, metavar="N",
-                        help="parallel runs (joblib workers, one torch thread each)")
+                        help="parallel runs (local workers or LocalCluster workers, one torch "
+                             "thread each)")
+    parser.add_argument("--backend", choices=BACKENDS, default="local",
+                        help="local: this machine (joblib); dask: one task per run on a "
+                             "dask.distributed cluster (default: local)")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="with --backend dask: the scheduler to use (default: start a "
+                             "LocalCluster of --jobs workers)")
+    parser.add_argument("--keep-checkpoints", action="store_true",
+                        help="keep the training checkpoints of finished runs")
     parser.add_argument("--quick", action="store_true",
                         help="smoke test: small data and each model's quick settings")
     parser.add_argument("--data-dir", type=Path, default=None,
@@ -336,7 +343,8 @@ def main(argv: list[str] | None = None, source: DataSource | None = None) -> int
             device=args.device, jobs=args.jobs, quick=args.quick, data_dir=args.data_dir,
             data_files=dict(args.data_file), max_lines=args.max_lines,
             results_dir=args.results_dir, force=args.force, strict=args.strict,
-            overrides=_group_overrides(args.overrides))
+            overrides=_group_overrides(args.overrides), backend=args.backend,
+            scheduler=args.scheduler, keep_checkpoints=args.keep_checkpoints)
         outcome = run_grid(options, source)
     except (UsageError, DataError) as err:
         print(f"error: {err}", file=sys.stderr)

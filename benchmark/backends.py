@@ -94,6 +94,7 @@ def _run_local(run, pending, dataset, context, jobs) -> Iterator[Outcome]:
 def _run_dask(run, pending, dataset, context, jobs, scheduler) -> Iterator[Outcome]:
     from dask.distributed import Client, LocalCluster, as_completed
 
+    logging.getLogger("distributed").setLevel(max(logging.WARNING, log.getEffectiveLevel()))
     gpu = torch.device(context["device"]).type == "cuda"
     cluster = None
     if scheduler is None:

@@ -105,9 +105,17 @@ def load(path: Path, identity: dict[str, Any]) -> TrainState | None:
 
 
 def remove(path: Path | None) -> None:
-    """Delete a run's checkpoint (no error when absent)."""
-    if path is not None:
-        Path(path).unlink(missing_ok=True)
+    """Delete a run's checkpoint (no error when absent) and its directories left empty, up to
+    `checkpoints/`."""
+    if path is None:
+        return
+    path = Path(path)
+    path.unlink(missing_ok=True)
+    for directory in path.parents[:3]:
+        try:
+            directory.rmdir()
+        except OSError:  # not empty (another run's checkpoint) or already gone
+            break
 
 
 def global_rng_state() -> dict[str, Any]:

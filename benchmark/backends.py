@@ -6,10 +6,16 @@ each. `dask`: each run is one task on a `dask.distributed` cluster, either the s
 single-threaded worker processes on this machine, started and closed here.
 
 The Dask backend uses the `Client` directly rather than joblib's dask backend, because the
-client gives the three things this needs in one call each, which the joblib backend hides:
-`scatter(broadcast=True)` sends the prepared dataset to every worker once per dataset (tasks get a
-reference, not a copy); `submit(retries=, resources=)` sets per-task retries and the GPU slot;
-`as_completed` yields results in finish order while the driver keeps the progress bar.
+client gives the three things this needs in one call each, which the joblib backend hides: the
+prepared dataset becomes one cluster-side value per dataset that every task references;
+`submit(retries=, resources=)` sets per-task retries and the GPU slot; `as_completed` yields
+results in finish order while the driver keeps the progress bar.
+
+The dataset travels once per dataset to the scheduler, as the argument of a trivial task, and
+from there (or from a peer) once to each worker that runs a task of it. It is deliberately not
+`client.scatter(broadcast=True)`: scattered data live only in workers' memory, so losing the
+workers that hold them loses the data for good and every retry fails ("caused the cluster to lose
+scattered data"); a task's result is recomputed by the scheduler from the copy it keeps.
 
 A task's own failure (an exception in the run) is caught by `run` on the worker and comes back
 as an error string, like a local failure. A worker lost mid-task (killed, out of memory, node
@@ -31,6 +37,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
@@ -91,6 +98,11 @@ def _run_local(run, pending, dataset, context, jobs) -> Iterator[Outcome]:
         delayed(in_worker)(run, spec, dataset, context, level) for spec in pending)
 
 
+def _hold(value: Any) -> Any:
+    """The task that makes the prepared dataset a recomputable cluster-side value."""
+    return value
+
+
 def _run_dask(run, pending, dataset, context, jobs, scheduler) -> Iterator[Outcome]:
     from dask.distributed import Client, LocalCluster, as_completed
 
@@ -105,7 +117,10 @@ def _run_dask(run, pending, dataset, context, jobs, scheduler) -> Iterator[Outco
     try:
         log.info("dask: %d run(s) on %s", len(pending),
                  scheduler or f"a LocalCluster of {jobs} worker(s)")
-        data = client.scatter(dataset, broadcast=True, hash=False)
+        with warnings.catch_warnings():  # "large object in task graph": intended, see above
+            warnings.filterwarnings("ignore", message=".*[Ll]arge object.*")
+            data = client.submit(_hold, dataset, pure=False,
+                                 key=f"dataset-{getattr(dataset, 'name', 'data')}-{id(dataset)}")
         level = logging.getLogger().getEffectiveLevel()
         futures = {}
         for spec in pending:

@@ -202,6 +202,10 @@ class LogBERT(TrainedBagModel):
         self._update_center(self.net_, train)
         return f1
 
+    def training_state(self) -> dict[str, torch.Generator]:
+        """The masking RNG draws each epoch's masks: a resumed run continues its stream."""
+        return {"mask_rng": self.mask_generator_}
+
     def batch_probabilities(self, batch: BagBatch) -> torch.Tensor:
         return self._masked_predictions(batch)[0]
 

@@ -23,6 +23,10 @@ Reconstructed (our choices, the paper's details not being available here):
   deviation over the training templates (without this, templates that share most words get
   near-identical embeddings, cosine ≈ 0.97, and stage 2 learns slowly), and stored; stage 2
   learns a linear projection of them.
+- Resume after a kill: stage 1 is not checkpointed; a resumed run recomputes it (seeded, so the
+  same on the same device; it costs `mlm_epochs` passes over the distinct training templates,
+  small next to stage 2), and the stage-2 checkpoint carries the frozen embeddings as the
+  `log_embeddings` buffer, which is what the resumed classifier uses.
 - Stage 2 = [CLS] + projected log embeddings + sinusoidal positions (no length limit, so no bag is
   ever truncated) → post-LN Transformer encoder → linear head on the [CLS] output → sigmoid.
 - Sizes (dim 128, 4 heads, 2 + 2 layers, feed-forward 256, dropout 0.1) are our choice.

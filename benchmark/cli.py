@@ -89,7 +89,16 @@ def build_run_all_parser() -> argparse.ArgumentParser:
                         help="seeds, each in 0..2^32-1 (default: 0 1 2)")
     parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda")
     parser.add_argument("--jobs", type=int, default=1, metavar="N",
-                        help="parallel runs (joblib workers, one torch thread each)")
+                        help="parallel runs (local workers or LocalCluster workers, one torch "
+                             "thread each)")
+    parser.add_argument("--backend", choices=("local", "dask"), default="local",
+                        help="local: this machine (joblib); dask: one task per run on a "
+                             "dask.distributed cluster (default: local)")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="with --backend dask: the scheduler to use (default: start a "
+                             "LocalCluster of --jobs workers)")
+    parser.add_argument("--keep-checkpoints", action="store_true",
+                        help="keep the training checkpoints of finished runs")
     parser.add_argument("--threads", type=int, default=None, metavar="N",
                         help="torch threads per run (default: 1 with --jobs > 1, else torch's)")
     add_data_options(parser)
@@ -122,7 +131,8 @@ def run_all_main(argv: list[str] | None = None, source: Any = None) -> int:
             data_dir=args.data_dir, data_files=data_files_for(args.data_file, args.datasets),
             max_lines=args.max_lines, results_dir=args.results_dir, force=args.force,
             strict=args.strict, max_unparsed=args.max_unparsed, verify=not args.no_verify,
-            overrides=group_overrides(args.overrides))
+            overrides=group_overrides(args.overrides), backend=args.backend,
+            scheduler=args.scheduler, keep_checkpoints=args.keep_checkpoints)
         outcome = run_grid(options, source)
     except (UsageError, DataError) as err:
         print(f"error: {err}", file=sys.stderr)

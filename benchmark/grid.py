@@ -26,7 +26,7 @@ from benchmark.protocol import PROTOCOL_VERSION
 from benchmark.records import MAX_SEED
 from benchmark.registry import list_models, model_class, resolve_config
 from benchmark.report.build import build_report
-from benchmark.run import RunContext, RunSpec, guarded_run, worker_run
+from benchmark.run import RunContext, RunSpec, guarded_run
 from benchmark.seeding import resolve_device
 from benchmark.store import (
     check_writable,
@@ -99,6 +99,10 @@ class GridOptions:
     """MD5-check a card's default raw file before use."""
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Config field overrides per model name (`--set MODEL.FIELD=VALUE`)."""
+    backend: str = "local"
+    """local (this process / joblib workers) or dask (benchmark.backends)."""
+    scheduler: str | None = None
+    keep_checkpoints: bool = False
 
 
 @dataclass
@@ -139,7 +143,8 @@ def run_grid(options: GridOptions, source: DataSource | None = None) -> GridOutc
                                      strict=options.strict, quick=options.quick,
                                      max_unparsed=options.max_unparsed, verify=options.verify)
             context = RunContext(prepare_seconds=time.perf_counter() - start,
-                                 threads=options.threads, **environment)
+                                 threads=options.threads, results_dir=options.results_dir,
+                                 keep_checkpoints=options.keep_checkpoints, **environment)
             for spec, error in _fan_out(pending, dataset, context, options):
                 if error is None:
                     outcome.finished.append(spec.path)
@@ -168,6 +173,8 @@ def _check_options(options: GridOptions) -> list[str]:
     """Every choice that needs no data, checked first; returns the model names."""
     if options.jobs < 1:
         raise UsageError(f"--jobs must be ≥ 1, got {options.jobs}")
+    if options.backend not in ("local", "dask"):
+        raise UsageError(f"--backend must be local or dask, got {options.backend!r}")
     if options.threads is not None and options.threads < 1:
         raise UsageError(f"--threads must be ≥ 1, got {options.threads}")
     if options.max_lines is not None and options.max_lines < 1:
@@ -221,16 +228,11 @@ def _plan_dataset(name: str, models: list[str], options: GridOptions, source: Da
 
 def _fan_out(pending: list[RunSpec], dataset: PreparedDataset, context: RunContext,
              options: GridOptions) -> Iterator[tuple[RunSpec, str | None]]:
-    """Run `pending` serially or over joblib workers, with one tqdm bar over runs."""
-    with tqdm(total=len(pending), desc=f"{dataset.name} runs", unit="run") as bar:
-        if options.jobs == 1:
-            results = (guarded_run(spec, dataset, context) for spec in pending)
-        else:
-            from joblib import Parallel, delayed
+    """Run `pending` on the chosen backend, with one tqdm bar over runs."""
+    from benchmark.backends import run_pending
 
-            level = logging.getLogger().getEffectiveLevel()
-            results = Parallel(n_jobs=options.jobs, return_as="generator_unordered")(
-                delayed(worker_run)(spec, dataset, context, level) for spec in pending)
-        for result in results:
+    with tqdm(total=len(pending), desc=f"{dataset.name} runs", unit="run") as bar:
+        for result in run_pending(guarded_run, pending, dataset, context, options.jobs,
+                                  options.backend, options.scheduler):
             bar.update()
             yield result

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -25,11 +26,15 @@ if TYPE_CHECKING:  # torch is imported by the models that need it, not by the re
 
 @dataclass(frozen=True)
 class ModelContext:
-    """What a model may know besides its config: the template table, seed and device."""
+    """What a model may know besides its config: the template table, seed and device.
+
+    checkpoint_path: where the trainer keeps this run's end-of-epoch checkpoint (None = none).
+    """
 
     templates: TemplateTable
     seed: int
     device: torch.device
+    checkpoint_path: Path | None = None
 
 
 @dataclass(frozen=True)

@@ -1,17 +1,17 @@
 """One run of the grid: seed → build the model → fit → evaluate → `RunRecord`, written atomically.
 
-`run_one` is what every backend executes, in the driver or in a worker process; the record is the
-only thing a run leaves (plus its log lines). Thread policy: `RunContext.threads` torch threads
-(None: one in a worker, whose process shares the cores with other workers; torch's default when
-the run has the machine to itself).
+`run_one` is what every backend (benchmark.backends) executes, in the driver or in a worker
+process; the record is what a run leaves (its end-of-epoch checkpoint is removed once the record
+is written, unless kept). Thread policy: `RunContext.threads` torch threads (None: one in a
+worker, whose process shares the cores with other workers; torch's default when the run has the
+machine to itself).
 """
 
 from __future__ import annotations
 
 import logging
-import sys
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,12 +50,16 @@ class RunContext:
     python: str
     prepare_seconds: float = 0.0
     threads: int | None = None
+    results_dir: Path = Path("results")
+    """The run's checkpoint lives below it (`checkpoints/`)."""
+    keep_checkpoints: bool = False
 
 
 def run_one(spec: RunSpec, dataset: PreparedDataset, context: RunContext) -> Path:
     """Fit, evaluate and record one run; returns the record path."""
     import torch
 
+    from benchmark import checkpoint
     from benchmark.model_api import ModelContext
     from benchmark.registry import get_model
     from benchmark.seeding import seed_everything
@@ -63,8 +67,10 @@ def run_one(spec: RunSpec, dataset: PreparedDataset, context: RunContext) -> Pat
     if context.threads is not None:
         torch.set_num_threads(context.threads)
     seed_everything(spec.seed)
+    ckpt = checkpoint.checkpoint_path(context.results_dir, spec.dataset, spec.model, spec.seed,
+                                      spec.config_hash)
     model_context = ModelContext(templates=dataset.templates, seed=spec.seed,
-                                 device=torch.device(context.device))
+                                 device=torch.device(context.device), checkpoint_path=ckpt)
     model = get_model(spec.model, spec.config, model_context)
     splits = dataset.splits
     start = time.perf_counter()
@@ -90,6 +96,8 @@ def run_one(spec: RunSpec, dataset: PreparedDataset, context: RunContext) -> Pat
                      "git_commit": context.git_commit},
         finished_at=datetime.now(UTC).isoformat(timespec="seconds"))
     write_record(spec.path, record)
+    if not context.keep_checkpoints:
+        checkpoint.remove(ckpt)
     m, loc = evaluation["metrics"], loc_key()
     log.info("%s/%s seed %d: auc %.4f f1 %.4f %s %.4f sr %.4f (fit %.1f s)", spec.dataset,
              spec.model, spec.seed, m["auc"], m["f1"], loc, m[loc], m["sr"], fit_seconds)
@@ -106,14 +114,3 @@ def guarded_run(spec: RunSpec, dataset: PreparedDataset, context: RunContext
                   exc_info=log.isEnabledFor(logging.DEBUG))
         return spec, f"{type(err).__name__}: {err}"
     return spec, None
-
-
-def worker_run(spec: RunSpec, dataset: PreparedDataset, context: RunContext, level: int
-               ) -> tuple[RunSpec, str | None]:
-    """A worker process's run: one torch thread unless told otherwise, logging to stderr."""
-    if context.threads is None:
-        context = replace(context, threads=1)
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=level, stream=sys.stderr,
-                            format="%(levelname)s %(name)s: %(message)s")
-    return guarded_run(spec, dataset, context)

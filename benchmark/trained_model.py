@@ -25,7 +25,14 @@ from torch import nn
 from benchmark.data.bagset import NO_DROP, BagSet, reinsert_dropped
 from benchmark.model_api import BagModel, BagScores, ModelContext, NotFittedError, checked_drop
 from benchmark.threshold import best_f1_threshold
-from benchmark.trainer import BagBatch, TrainHistory, iter_batches, make_batch, train_network
+from benchmark.trainer import (
+    BagBatch,
+    Stateful,
+    TrainHistory,
+    iter_batches,
+    make_batch,
+    train_network,
+)
 
 
 def normal_bags(train: BagSet, model_name: str) -> BagSet:
@@ -89,6 +96,11 @@ class TrainedBagModel(BagModel):
         threshold. Called after every epoch, net in eval mode, no grad."""
         return best_f1_threshold(self.bag_probabilities(val), val.labels).f1
 
+    def training_state(self) -> dict[str, Stateful]:
+        """Model-owned state outside `net_` that changes across epochs (e.g. a mask RNG),
+        checkpointed by name so a resumed run continues bit-identically."""
+        return {}
+
     def check_config(self) -> None:
         """Raise ValueError for a config this model cannot run (beyond field ranges)."""
 
@@ -111,6 +123,7 @@ class TrainedBagModel(BagModel):
         self.history_ = train_network(
             self.net_, train, self.batch_loss, lambda: self.validate(train, val), self.config,
             self.context, self.name, sampler="weighted" if self.trains_on == "all" else "shuffle",
+            extra_state=self.training_state(),
         )
         return self
 

@@ -4,16 +4,22 @@ Sampling: `WeightedRandomSampler` on bag labels (each class drawn equally often)
 shuffle; every RNG seeded from the run seed; device `auto` with mixed precision on CUDA; early
 stopping on a validation score (validation F1 for bag-supervised models); a NaN/inf loss stops
 with an error naming model, seed and epoch.
+
+Resume: when `context.checkpoint_path` is set, the state after every epoch is checkpointed there
+(benchmark.checkpoint) and a later call with the same run identity continues after the last
+checkpointed epoch, ending with bit-identical weights and history on the same device. A model
+with training state outside `net` (buffers are inside) passes it as `extra_state`.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import torch
@@ -21,6 +27,7 @@ from torch import nn
 from torch.utils.data import WeightedRandomSampler
 from tqdm.auto import tqdm
 
+from benchmark import checkpoint
 from benchmark.configs import non_negative, positive
 from benchmark.data.bagset import BagSet
 from benchmark.model_api import ModelContext
@@ -30,6 +37,14 @@ log = logging.getLogger(__name__)
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
+
+
+class Stateful(Protocol):
+    """Training state a model keeps outside its net, e.g. a `torch.Generator`."""
+
+    def get_state(self) -> Any: ...
+
+    def set_state(self, state: Any) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -87,12 +102,16 @@ def iter_batches(bags: BagSet, batch_size: int):
 
 @dataclass
 class TrainHistory:
-    """Per-epoch mean loss and validation score; best_epoch is 1-based (0 = never validated)."""
+    """Per-epoch mean loss and validation score; best_epoch is 1-based (0 = never validated).
+
+    resumed_after: the checkpointed epoch training continued after (0 = started afresh).
+    """
 
     losses: list[float] = field(default_factory=list)
     val_scores: list[float] = field(default_factory=list)
     best_epoch: int = 0
     stopped_early: bool = False
+    resumed_after: int = 0
 
 
 def train_network(
@@ -104,11 +123,13 @@ def train_network(
     context: ModelContext,
     model_name: str,
     sampler: Literal["weighted", "shuffle"] = "weighted",
+    extra_state: Mapping[str, Stateful] | None = None,
 ) -> TrainHistory:
     """Train `net` in place with AdamW; keep the weights of the best validation epoch.
 
     loss_fn(batch) -> scalar loss (net must be in train mode when called);
-    validate() -> score, higher is better (called with net in eval mode after each epoch).
+    validate() -> score, higher is better (called with net in eval mode after each epoch);
+    extra_state: model-owned state that changes across epochs, checkpointed by name.
     """
     if len(train) == 0:
         raise ValueError(f"{model_name}: no training bags")
@@ -118,10 +139,34 @@ def train_network(
     optimiser = Optimiser(net, settings.lr, settings.weight_decay, settings.grad_clip, device)
     steps = settings.steps_per_epoch or -(-len(train) // settings.batch_size)
     history = TrainHistory()
-    best_score, best_state, waited = -np.inf, None, 0
+    best_score, best_state, waited, done, first = -np.inf, None, 0, False, 1
+    extra_state = dict(extra_state or {})
+    path = context.checkpoint_path
+    identity = _identity(settings, context, model_name, sampler)
+    saved = checkpoint.load(path, identity) if path is not None else None
+    if saved is not None:
+        state = saved.payload
+        try:
+            net.load_state_dict(state["net"])
+            optimiser.load_state_dict(state["optimiser"])
+            generator.set_state(state["generator"])
+            for name, obj in extra_state.items():
+                obj.set_state(state["extra"][name])
+            checkpoint.set_global_rng_state(state["rng"])
+        except (KeyError, RuntimeError, ValueError, TypeError) as err:
+            raise RuntimeError(f"{model_name}: checkpoint {path} passed its checks but does not "
+                               f"fit this run: {err}") from err
+        history = TrainHistory(**state["history"])
+        history.resumed_after = first = state["epoch"]
+        first += 1
+        best_score, best_state = state["best_score"], state["best_state"]
+        waited, done = state["waited"], state["done"]
+        log.info("%s seed %d: resuming from checkpoint %s after epoch %d", model_name,
+                 context.seed, path, state["epoch"])
 
-    epochs = tqdm(range(1, settings.epochs + 1), desc=f"{model_name} seed {context.seed}",
-                  unit="epoch", leave=False)
+    epochs = tqdm(range(first, 0 if done else settings.epochs + 1),
+                  desc=f"{model_name} seed {context.seed}", unit="epoch", leave=False,
+                  initial=first - 1, total=settings.epochs)
     for epoch in epochs:
         net.train()
         order = _epoch_order(train, steps * settings.batch_size, sampler, generator)
@@ -151,8 +196,17 @@ def train_network(
         else:
             waited += 1
             if waited >= settings.patience:
-                history.stopped_early = True
-                break
+                history.stopped_early = done = True
+        if path is not None:
+            checkpoint.save(path, checkpoint.TrainState(identity, {
+                "epoch": epoch, "done": done, "net": net.state_dict(),
+                "optimiser": optimiser.state_dict(), "generator": generator.get_state(),
+                "extra": {name: obj.get_state() for name, obj in extra_state.items()},
+                "rng": checkpoint.global_rng_state(), "best_score": float(best_score),
+                "best_state": best_state, "waited": waited,
+                "history": dataclasses.asdict(history)}))
+        if done:
+            break
     if best_state is not None:
         net.load_state_dict(best_state)
     net.eval()
@@ -176,6 +230,14 @@ class Optimiser:
         """Context for the forward pass and loss (a no-op without mixed precision)."""
         return torch.autocast(device_type=self.device.type, enabled=self.use_amp)
 
+    def state_dict(self) -> dict[str, Any]:
+        """AdamW and gradient-scaler state (for checkpoints)."""
+        return {"adamw": self.adamw.state_dict(), "scaler": self.scaler.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.adamw.load_state_dict(state["adamw"])
+        self.scaler.load_state_dict(state["scaler"])
+
     def step(self, loss: torch.Tensor) -> None:
         """Back-propagate the scalar `loss`, clip the gradient norm, update the weights."""
         self.adamw.zero_grad(set_to_none=True)
@@ -192,6 +254,16 @@ def check_finite(loss: torch.Tensor, model_name: str, seed: int, epoch: int, ste
         raise TrainingDiverged(
             f"{model_name}: loss became {loss.item()} at seed {seed}, epoch {epoch}, step {step}"
         )
+
+
+def _identity(settings: TrainSettings, context: ModelContext, model_name: str,
+              sampler: str) -> dict[str, Any]:
+    """What a checkpoint must match to be resumed: model, seed, file name (it carries the config
+    hash) and the training settings."""
+    fields = {f.name: getattr(settings, f.name) for f in dataclasses.fields(TrainSettings)}
+    return {"model": model_name, "seed": context.seed, "sampler": sampler,
+            "file": context.checkpoint_path.name if context.checkpoint_path else None,
+            "settings": fields}
 
 
 def _epoch_order(

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from benchmark.data.bagset import BagSet, reinsert_dropped
+from benchmark.length_batching import iter_length_batches
 from benchmark.model_api import BagScores
 from benchmark.trainer import BagBatch, iter_batches, make_batch
 
@@ -28,12 +29,15 @@ def score_bags(
     drop: np.ndarray | None,
     batch_size: int,
     device: torch.device,
+    length_ordered: bool = False,
 ) -> BagScores:
     """Score every bag of `bags` in consecutive batches with `net` in eval mode.
 
     drop: optional (B,) instance index deleted from each bag before scoring (-1 = none).
     Returns probabilities (B,) float64 and instance scores (B, bags.max_length) float32 with
-    -inf at padding and at the deleted position.
+    -inf at padding and at the deleted position. length_ordered: visit bags in length order
+    (each batch cut to near its own bags' lengths; outputs still in the BagSet's order) -- for
+    networks whose per-bag outputs do not depend on the batch's padding.
     """
     if drop is not None:
         drop = np.asarray(drop, dtype=np.int64)
@@ -44,7 +48,9 @@ def score_bags(
     instance_scores = np.full((len(bags), width), -np.inf, dtype=np.float32)
     net.eval()
     with torch.no_grad():
-        for index in iter_batches(bags, batch_size):
+        batches = (iter_length_batches(bags, batch_size) if length_ordered
+                   else iter_batches(bags, batch_size))
+        for index in batches:
             batch = make_batch(bags, index, device, drop=None if drop is None else drop[index])
             prob, inst = forward(batch)
             mask = batch.mask.cpu().numpy()

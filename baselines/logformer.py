@@ -47,6 +47,7 @@ from torch import nn
 from baselines.bag_scoring import score_bags
 from benchmark.data.bagset import BagSet, TemplateTable
 from benchmark.data.tokens import tokenize_template
+from benchmark.length_batching import run_length_chunked
 from benchmark.model_api import BagModel, BagScores, ModelContext
 from benchmark.registry import register_model
 from benchmark.threshold import best_f1_threshold
@@ -65,7 +66,10 @@ class LogFormerConfig(TrainSettings):
     dim: model width of both encoders; heads: attention heads; token_layers / sequence_layers:
     encoder depth of stage 1 / stage 2; ff_dim: feed-forward width; pooling: "mean" or "cls"
     log embedding; mlm_*: stage-1 masked-token pre-training (epochs over the training templates,
-    masking ratio, learning rate, batch size in templates).
+    masking ratio, learning rate, batch size in templates); length_chunk: in stage-2 training,
+    encode each batch in length-sorted sub-chunks of this many bags cut to their longest bag
+    (0 = off; faster, but not bitwise equal to the unchunked step, see
+    benchmark.length_batching).
     """
 
     dim: int = 128
@@ -79,6 +83,7 @@ class LogFormerConfig(TrainSettings):
     mlm_mask_ratio: float = 0.15
     mlm_lr: float = 1e-3
     mlm_batch_size: int = 64
+    length_chunk: int = 0
 
 
 def sinusoidal_positions(length: int, dim: int, device: torch.device) -> torch.Tensor:
@@ -251,9 +256,19 @@ class SequenceClassifier(nn.Module):
         self.encoder = Encoder(config.dim, config.heads, config.ff_dim, config.sequence_layers,
                                config.dropout)
         self.head = nn.Linear(config.dim, 1)
+        self.length_chunk = config.length_chunk
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """ids, mask (n, W) → logits (n,), [CLS]→instance attention (n, W), head mean."""
+        """ids, mask (n, W) → logits (n,), [CLS]→instance attention (n, W), head mean. In
+        training with length_chunk > 0, rows run in length-sorted sub-chunks (attention 0 past
+        a sub-chunk's width)."""
+        if self.training and 0 < self.length_chunk < len(ids):
+            logits, attention = run_length_chunked(self._classify, (ids, mask), mask,
+                                                   self.length_chunk, ((), (1,)))
+            return logits, attention
+        return self._classify(ids, mask)
+
+    def _classify(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = self.project(self.log_embeddings[ids])
         x = torch.cat([self.cls.expand(len(ids), -1, -1), x], dim=1)
         x = x + sinusoidal_positions(x.shape[1], x.shape[2], x.device)
@@ -315,7 +330,7 @@ class LogFormer(BagModel):
             return torch.sigmoid(logits), attention
 
         return score_bags(self.net_, forward, bags, drop, self.config.batch_size,
-                          self.context.device)
+                          self.context.device, length_ordered=True)
 
     def _frozen_log_embeddings(self, all_tokens: list[list[str]]) -> torch.Tensor:
         """(T, dim) stage-1 log embeddings of every template, computed once, no gradient."""

@@ -40,6 +40,7 @@ from benchmark.store import (
     record_path,
     write_record,
 )
+from benchmark.threads import apply_thread_policy, apply_worker_threads, threads_arg
 
 log = logging.getLogger(__name__)
 
@@ -276,8 +277,9 @@ def _guarded_run(spec: RunSpec, dataset: PreparedDataset, context: dict
 
 def _worker_run(spec: RunSpec, dataset: PreparedDataset, context: dict, level: int
                 ) -> tuple[RunSpec, str | None]:
-    """A joblib worker's run: one torch thread, logging to stderr at the parent's level."""
-    torch.set_num_threads(1)
+    """A joblib worker's run: torch threads per the parent's policy (default one), logging to
+    stderr at the parent's level."""
+    apply_worker_threads()
     if not logging.getLogger().handlers:
         logging.basicConfig(level=level, stream=sys.stderr,
                             format="%(levelname)s %(name)s: %(message)s")
@@ -298,6 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda")
     parser.add_argument("--jobs", type=int, default=1, metavar="N",
                         help="parallel runs (joblib workers, one torch thread each)")
+    parser.add_argument("--threads", type=threads_arg, default=None, metavar="N",
+                        help="torch threads per run (default: 1 with --jobs > 1, else the "
+                             "idle cores: cpu count minus the 1-min load average)")
     parser.add_argument("--quick", action="store_true",
                         help="smoke test: small data and each model's quick settings")
     parser.add_argument("--data-dir", type=Path, default=None,
@@ -331,6 +336,7 @@ def main(argv: list[str] | None = None, source: DataSource | None = None) -> int
             paths = build_report(args.results_dir)
             print(f"report: {len(paths)} files under {args.results_dir}")
             return 0
+        apply_thread_policy(args.threads, args.jobs)
         options = GridOptions(
             datasets=tuple(args.datasets), models=tuple(args.models), seeds=tuple(args.seeds),
             device=args.device, jobs=args.jobs, quick=args.quick, data_dir=args.data_dir,

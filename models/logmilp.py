@@ -60,6 +60,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from benchmark.data.bagset import NO_DROP, BagSet, TemplateTable
+from benchmark.length_batching import iter_length_batches, run_length_chunked
 from benchmark.model_api import BagModel, BagScores, ModelContext
 from benchmark.registry import register_model
 from benchmark.threshold import best_f1_threshold
@@ -67,7 +68,6 @@ from benchmark.trainer import (
     BagBatch,
     TrainHistory,
     TrainSettings,
-    iter_batches,
     make_batch,
     train_network,
 )
@@ -180,13 +180,11 @@ class LogMILPNet(nn.Module):
         key-padding mask already hides padding from every real instance).
         """
         h = self.projection(x)
-        extent = (mask * torch.arange(1, mask.shape[1] + 1, device=mask.device)).amax(dim=1)
-        z = torch.zeros_like(h)
-        for group in torch.argsort(extent, stable=True).split(ENCODER_CHUNK):
-            width = int(extent[group].max())
-            z[group, :width] = self.encoder(h[group, :width],
-                                            src_key_padding_mask=~mask[group, :width])
-        return z
+
+        def encode_group(h_group: torch.Tensor, mask_group: torch.Tensor) -> torch.Tensor:
+            return self.encoder(h_group, src_key_padding_mask=~mask_group)
+
+        return run_length_chunked(encode_group, (h, mask), mask, ENCODER_CHUNK)[0]
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> LogMILPOutput:
         """x: (B, W, d) input embeddings; mask: (B, W) bool, True = real instance (≥ 1 per bag)."""
@@ -325,7 +323,7 @@ class LogMILP(BagModel):
         probabilities = np.zeros(len(bags), dtype=np.float64)
         scores = (np.full((len(bags), bags.max_length), -np.inf, dtype=np.float32)
                   if with_instances else None)
-        for index in iter_batches(bags, self.config.eval_batch_size):
+        for index in iter_length_batches(bags, self.config.eval_batch_size):
             batch = make_batch(bags, index, device)
             x = net.embed(batch.ids)
             if drop is not None:

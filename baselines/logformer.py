@@ -330,7 +330,7 @@ class LogFormer(BagModel):
             return torch.sigmoid(logits), attention
 
         return score_bags(self.net_, forward, bags, drop, self.config.batch_size,
-                          self.context.device, length_ordered=True)
+                          self.context.device)
 
     def _frozen_log_embeddings(self, all_tokens: list[list[str]]) -> torch.Tensor:
         """(T, dim) stage-1 log embeddings of every template, computed once, no gradient."""

@@ -43,6 +43,7 @@ from torch import nn
 
 from baselines.bag_scoring import score_bags
 from benchmark.data.bagset import BagSet
+from benchmark.length_batching import run_length_chunked
 from benchmark.model_api import BagModel, BagScores
 from benchmark.registry import register_model
 from benchmark.threshold import best_f1_threshold
@@ -56,7 +57,9 @@ class MIDLogConfig(TrainSettings):
     hidden: instance-embedding width; mixer_layers: PatchMixer blocks; token_hidden /
     channel_hidden: widths of the token- and channel-mixing MLPs; attention_hidden: gated
     attention width; max_len: minimum fixed bag length L for token mixing (raised at fit time to
-    the longest training/validation bag).
+    the longest training/validation bag); length_chunk: in training, run each batch in
+    length-sorted sub-chunks of this many bags cut to their longest bag (0 = off; faster, not
+    bitwise equal: the token-mixing sums run over another width, see benchmark.length_batching).
     """
 
     hidden: int = 128
@@ -66,6 +69,7 @@ class MIDLogConfig(TrainSettings):
     attention_hidden: int = 128
     dropout: float = 0.1
     max_len: int = 128
+    length_chunk: int = 0
 
 
 class TokenMixing(nn.Module):
@@ -163,11 +167,22 @@ class MIDLogNet(nn.Module):
         self.mixer = PatchMixer(length, config)
         self.pool = GatedAttention(config.hidden, config.attention_hidden)
         self.classifier = nn.Linear(config.hidden, 1)
+        self.length_chunk = config.length_chunk
 
     def forward(
         self, ids: torch.Tensor, mask: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """ids, mask (n, W) → bag logits (n,), attention (n, W), instance logits (n, W)."""
+        """ids, mask (n, W) → bag logits (n,), attention (n, W), instance logits (n, W). In
+        training with length_chunk > 0, rows run in length-sorted sub-chunks (0 past a
+        sub-chunk's width)."""
+        if self.training and 0 < self.length_chunk < len(ids):
+            return run_length_chunked(self._classify, (ids, mask), mask, self.length_chunk,
+                                      ((), (1,), (1,)))
+        return self._classify(ids, mask)
+
+    def _classify(
+        self, ids: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         h = self.mixer(self.encoder(self.vectors[ids]), mask)
         attention = self.pool(h, mask)
         bag = (attention.unsqueeze(-1) * h).sum(dim=1)

@@ -6,8 +6,8 @@
 Runs in a fresh process so that each side imports its own `benchmark`, `models` and `baselines`.
 It uses only what every revision of the harness offers (get_model, resolve_config, ModelContext,
 fit, score, benchmark.protocol.evaluate), and tolerates a ModelContext with extra defaulted fields
-and frozen configs. Writes R.json (fit / score seconds, metrics, losses) and R.npz (test bag
-probabilities and instance scores) for the parent to compare.
+and frozen configs. Writes R.json (fit wall and CPU seconds, score seconds, metrics, losses) and
+R.npz (test bag probabilities and instance scores) for the parent to compare.
 """
 
 from __future__ import annotations
@@ -56,16 +56,17 @@ def main(argv: list[str] | None = None) -> int:
     seed_everything(args.seed)
     model = get_model(args.model, config, build_context(data.templates, args.seed,
                                                         torch.device("cpu")))
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     model.fit(splits["train"].bags, splits["val"].bags)
-    fit_s = time.perf_counter() - start
+    fit_s, fit_cpu = time.perf_counter() - start, time.process_time() - cpu
     start = time.perf_counter()
     scores = model.score(splits["test"].bags)
     score_s = time.perf_counter() - start
     evaluation = evaluate(model, {"val": splits["val"], "test": splits["test"]})
     history = getattr(model, "history_", None)
     result = {
-        "model": args.model, "fit_seconds": fit_s, "score_seconds": score_s,
+        "model": args.model, "fit_seconds": fit_s, "fit_cpu_seconds": fit_cpu,
+        "score_seconds": score_s,
         "train_bags": len(splits["train"].bags), "test_bags": len(splits["test"].bags),
         "overrides": overrides, "threads": torch.get_num_threads(),
         "metrics": evaluation["metrics"],

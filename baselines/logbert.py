@@ -47,6 +47,7 @@ from baselines.next_key import outside_top_g, seen_templates
 from benchmark.configs import fraction, non_negative, positive, ratio
 from benchmark.data.bagset import BagSet
 from benchmark.layers import sinusoidal_positions
+from benchmark.length_batching import iter_length_batches, run_length_chunked
 from benchmark.registry import register_model
 from benchmark.trained_model import TrainedBagModel
 from benchmark.trainer import BagBatch, TrainSettings, iter_batches, make_batch
@@ -63,7 +64,10 @@ class LogBERTConfig(TrainSettings):
 
     hidden: model width; layers / heads: encoder depth and attention heads (feed-forward 4 x
     hidden); mask_ratio: MLKP masking probability; vhm_weight: weight of the hypersphere loss;
-    top_g: candidates for the "normal key" test; instance_score: "attention" | "surprise".
+    top_g: candidates for the "normal key" test; instance_score: "attention" | "surprise";
+    length_chunk: in training, encode each batch in length-sorted sub-chunks of this many bags,
+    each cut to its longest bag (0 = off; faster on skewed lengths, but not bitwise equal to
+    the unchunked step: gradient sums and dropout masks change, see benchmark.length_batching).
     """
 
     hidden: int = positive(256)
@@ -78,6 +82,7 @@ class LogBERTConfig(TrainSettings):
     patience: int = positive(10)
     batch_size: int = positive(32)
     weight_decay: float = non_negative(0.0)
+    length_chunk: int = non_negative(0)
 
 
 def key_tokens(seen: np.ndarray) -> torch.Tensor:
@@ -128,6 +133,7 @@ class LogBERTNet(nn.Module):
                                     for _ in range(config.layers))
         self.norm = nn.LayerNorm(config.hidden)
         self.key_head = nn.Linear(config.hidden, len(seen))
+        self.length_chunk = config.length_chunk
 
     def tokens(self, batch: BagBatch) -> torch.Tensor:
         """(n, W) int64 input tokens: template keys (unseen -> UNK), PAD at padding."""
@@ -136,7 +142,18 @@ class LogBERTNet(nn.Module):
     def forward(
         self, tokens: torch.Tensor, real: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """tokens, real (n, W) -> hidden (n, 1 + W, hidden) with [DIST] first, last attention."""
+        """tokens, real (n, W) -> hidden (n, 1 + W, hidden) with [DIST] first, last attention
+        (n, heads, 1 + W, 1 + W). In training with length_chunk > 0, rows are encoded in
+        length-sorted sub-chunks (zeros past a sub-chunk's width)."""
+        if self.training and 0 < self.length_chunk < len(tokens):
+            hidden, attention = run_length_chunked(self._encode, (tokens, real), real,
+                                                   self.length_chunk, ((1,), (2, 3)), offset=1)
+            return hidden, attention
+        return self._encode(tokens, real)
+
+    def _encode(
+        self, tokens: torch.Tensor, real: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         n, width = tokens.shape
         tokens = torch.cat([torch.full_like(tokens[:, :1], DIST), tokens], dim=1)
         real = torch.cat([torch.ones_like(real[:, :1]), real], dim=1)
@@ -166,6 +183,7 @@ class LogBERT(TrainedBagModel):
     trains_on = "normal"
     drop_mode = "delete"
     paper_row = "LogBERT"
+    length_ordered_scoring = True
     config: LogBERTConfig
 
     def check_config(self) -> None:
@@ -238,14 +256,20 @@ class LogBERT(TrainedBagModel):
         return outside.sum(dim=1) / mask.sum(dim=1).clamp(min=1), surprise
 
     def _update_center(self, net: LogBERTNet, normal: BagSet) -> None:
-        """centre = mean [DIST] output over the (unmasked) normal training bags, eval mode."""
+        """centre = mean [DIST] output over the (unmasked) normal training bags, eval mode.
+
+        The bags are encoded in length order; the sum runs over blocks in BagSet order."""
         was_training = net.training
         net.eval()
-        total = torch.zeros_like(net.center)
+        dist = torch.zeros(len(normal), net.center.shape[0], device=self.context.device)
         with torch.no_grad():
-            for index in iter_batches(normal, self.config.batch_size):
+            for index in iter_length_batches(normal, self.config.batch_size):
                 batch = make_batch(normal, index, self.context.device)
                 hidden, _ = net(net.tokens(batch), batch.mask)
-                total += hidden[:, 0].float().sum(dim=0)
+                dist[torch.from_numpy(index).to(dist.device)] = hidden[:, 0].float()
+            # summed in the blocks of BagSet order, as a pass in that order would
+            total = torch.zeros_like(net.center)
+            for index in iter_batches(normal, self.config.batch_size):
+                total += dist[index[0] : index[-1] + 1].sum(dim=0)
         net.center.copy_(total / len(normal))
         net.train(was_training)

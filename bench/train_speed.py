@@ -4,34 +4,52 @@
     python bench/train_speed.py --fake --quick       # generated bags, quick configs
     python bench/train_speed.py --models deeplog logbert --epochs 1
     python bench/train_speed.py --quick --quick-data  # the synthetic dataset's quick variant
+    python bench/train_speed.py --compare b1896be    # this tree against a git revision
 
 Each model runs in its own spawned process so that its peak RSS (resource.getrusage ru_maxrss)
 is its own. Columns: fit seconds for `--epochs` epochs (each epoch includes the model's
 validation pass), train bags/s = bags of the train split x epochs run / fit seconds (models that
 learn normal behaviour train on the normal bags only, yet the rate is counted over the whole split
 so that rows compare the same work), score bags/s on the test split, peak RSS of the process and
-its growth during fit + score (MB).
+its growth during fit + score (MB). Torch threads follow benchmark.threads (`--threads N`).
+
+`--compare REF` (a git revision): exports REF with `git archive` into a temporary directory and,
+per model, fits on the full synthetic data for one epoch of `--steps` steps at REF and at this
+tree, alternating (REF, tree, REF, tree, ... `--repeats` times), each in its own process with
+PYTHONPATH at that side's code (bench/compare_driver.py). Prints per model the median fit seconds
+of each side and their ratio (wall clock; the CPU-second ratio beside it is steadier on a busy
+machine), and whether the epoch losses, the test outputs (probabilities and instance scores,
+bitwise) and the evaluated metrics are identical; the last line is `speedup min X.XX median
+Y.YY` over the models (wall-clock ratios).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import logging
 import multiprocessing
+import os
 import resource
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import torch
 from tabulate import tabulate
 
+from benchmark.cli import threads_arg
 from benchmark.data.bagset import BagSet, EvalSplit, PreparedDataset, TemplateTable
 from benchmark.model_api import ModelContext
 from benchmark.registry import get_model, list_models, model_class, resolve_config
 from benchmark.seeding import resolve_device, seed_everything
+from benchmark.threads import apply_thread_policy, apply_worker_threads
 
 log = logging.getLogger("train_speed")
 
@@ -88,6 +106,7 @@ def measure(name: str, data_args: tuple[bool, int, bool], epochs: int, quick: bo
 
     data_args: (fake, n_bags, quick_data) for `load_dataset`.
     """
+    apply_worker_threads()
     data = load_dataset(*data_args)
     train, val, test = (data.splits[k].bags for k in ("train", "val", "test"))
     seed_everything(0)
@@ -114,6 +133,125 @@ def measure(name: str, data_args: tuple[bool, int, bool], epochs: int, quick: bo
         "fit+score RSS growth MB": round((rss_after - rss_before) / 1024, 1),
     }
 
+ROOT = Path(__file__).resolve().parents[1]
+DRIVER = Path(__file__).resolve().parent / "compare_driver.py"
+
+
+def export_revision(ref: str, into: Path) -> Path:
+    """`git archive REF` of this repository unpacked under `into`; returns its root."""
+    root = into / "ref"
+    root.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", ref],
+                             capture_output=True, check=False)
+    if archive.returncode:
+        raise SystemExit(f"train_speed: git archive {ref} failed: "
+                         f"{archive.stderr.decode(errors='replace').strip()}")
+    subprocess.run(["tar", "-x", "-C", str(root)], input=archive.stdout, check=True)
+    return root
+
+
+def run_side(code_root: Path, model: str, overrides: dict, data_dir: Path, threads: int,
+             out: Path) -> dict:
+    """Fit + evaluate `model` in a fresh process importing the harness from `code_root`."""
+    env = {**os.environ, "PYTHONPATH": str(code_root), "OMP_NUM_THREADS": str(threads),
+           "MKL_NUM_THREADS": str(threads)}
+    command = [sys.executable, str(DRIVER), "--model", model, "--data-dir", str(data_dir),
+               "--out", str(out), "--threads", str(threads), "--overrides", json.dumps(overrides)]
+    run = subprocess.run(command, cwd=code_root, env=env, capture_output=True, text=True,
+                         check=False)
+    if run.returncode:
+        tail = "\n".join(run.stderr.strip().splitlines()[-5:])
+        raise RuntimeError(f"{model} at {code_root}: exit {run.returncode}: {tail}")
+    result = json.loads(out.read_text())
+    with np.load(out.with_suffix(".npz")) as arrays:
+        result["arrays"] = {k: arrays[k] for k in arrays.files}
+    return result
+
+
+def same(a: dict, b: dict) -> dict[str, bool]:
+    """Which results of two sides are identical: losses, test outputs (bitwise), metrics."""
+    outputs = all(np.array_equal(a["arrays"][k], b["arrays"][k]) for k in a["arrays"])
+    return {"losses": a["losses"] == b["losses"], "outputs": outputs,
+            "metrics": json.dumps(a["metrics"], sort_keys=True)
+            == json.dumps(b["metrics"], sort_keys=True)}
+
+
+def compare(ref: str, names: list[str], steps: int, repeats: int, threads: int,
+            data_dir: Path, both: dict[str, dict], tree_only: dict[str, dict]) -> int:
+    """Alternate REF and tree fits per model; print the table and the speedup line."""
+    rows, ratios = [], []
+    with tempfile.TemporaryDirectory(prefix="train_speed_compare_") as tmp:
+        ref_root = export_revision(ref, Path(tmp))
+        for name in names:
+            base = {"epochs": 1, "steps_per_epoch": steps, **both.get(name, {})}
+            sides: dict[str, list[dict]] = {"ref": [], "tree": []}
+            try:
+                for r in range(repeats):
+                    for side, root, extra in (("ref", ref_root, {}),
+                                              ("tree", ROOT, tree_only.get(name, {}))):
+                        out = Path(tmp) / f"{name}-{side}-{r}.json"
+                        sides[side].append(run_side(root, name, {**base, **extra}, data_dir,
+                                                    threads, out))
+                        log.info("%s %s run %d: fit %.1f s", name, side, r + 1,
+                                 sides[side][-1]["fit_seconds"])
+            except RuntimeError as error:
+                log.error("%s", error)
+                rows.append({"model": name, "REF fit s": "error"})
+                continue
+            ref_s = statistics.median(x["fit_seconds"] for x in sides["ref"])
+            tree_s = statistics.median(x["fit_seconds"] for x in sides["tree"])
+            identical = same(sides["ref"][0], sides["tree"][0])
+            p_ref = sides["ref"][0]["arrays"]["probabilities"]
+            p_tree = sides["tree"][0]["arrays"]["probabilities"]
+            ref_cpu = statistics.median(x.get("fit_cpu_seconds", np.nan) for x in sides["ref"])
+            tree_cpu = statistics.median(x.get("fit_cpu_seconds", np.nan)
+                                         for x in sides["tree"])
+            ratios.append(ref_s / tree_s)
+            rows.append({
+                "model": name, "REF fit s": round(ref_s, 2), "tree fit s": round(tree_s, 2),
+                "speedup": round(ref_s / tree_s, 2),
+                "REF fit CPU s": round(ref_cpu, 2), "tree fit CPU s": round(tree_cpu, 2),
+                "CPU speedup": round(ref_cpu / tree_cpu, 2),
+                "losses identical": identical["losses"],
+                "test outputs identical": identical["outputs"],
+                "max |Δp|": float(np.max(np.abs(p_ref - p_tree))) if len(p_ref) else 0.0,
+                "metrics identical": identical["metrics"],
+                "REF score s": round(statistics.median(x["score_seconds"]
+                                                       for x in sides["ref"]), 2),
+                "tree score s": round(statistics.median(x["score_seconds"]
+                                                        for x in sides["tree"]), 2),
+            })
+    print(f"Compare {ref} vs working tree (synthetic, 1 epoch of {steps} steps per model, "
+          f"{repeats} run(s) per side, torch threads {threads}, alternating REF/tree)")
+    if tree_only:
+        print(f"tree-only overrides: {json.dumps(tree_only, sort_keys=True)}")
+    print(tabulate(rows, headers="keys", tablefmt="github"))
+    if not ratios:
+        print("speedup min nan median nan")
+        return 1
+    print(f"speedup min {min(ratios):.2f} median {statistics.median(ratios):.2f}")
+    return 0 if len(ratios) == len(names) else 1
+
+
+def override_arg(text: str) -> tuple[str, str, object]:
+    """MODEL.FIELD=VALUE → (model, field, JSON value or string)."""
+    target, sep, raw = text.partition("=")
+    model, dot, name = target.partition(".")
+    if not (sep and dot and model and name and raw):
+        raise argparse.ArgumentTypeError(f"expected MODEL.FIELD=VALUE, got {text!r}")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return model, name, value
+
+
+def grouped(items: list[tuple[str, str, object]]) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for model, name, value in items:
+        out.setdefault(model, {})[name] = value
+    return out
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -127,8 +265,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick-data", action="store_true",
                         help="the synthetic dataset's ~20 k-line quick variant")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
+    parser.add_argument("--threads", type=threads_arg, default=None,
+                        help="torch threads (default: benchmark.threads policy; 1 with --compare)")
+    parser.add_argument("--compare", metavar="REF", default=None,
+                        help="compare fit time and results with git revision REF")
+    parser.add_argument("--steps", type=int, default=20,
+                        help="--compare: training steps (one epoch) per fit (default 20)")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="--compare: fits per side per model (median; default 1)")
+    parser.add_argument("--data-dir", type=Path, default=ROOT / "datasets",
+                        help="--compare: data directory of the synthetic cache (default datasets/)")
+    parser.add_argument("--set", action="append", default=[], type=override_arg,
+                        dest="overrides", metavar="MODEL.FIELD=VALUE",
+                        help="--compare: config override for both sides (repeatable)")
+    parser.add_argument("--tree-set", action="append", default=[], type=override_arg,
+                        dest="tree_overrides", metavar="MODEL.FIELD=VALUE",
+                        help="--compare: config override for the working tree only")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if args.compare else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
     known = list_models()
     names = args.models or known
     unknown = sorted(set(names) - set(known))
@@ -136,6 +291,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown model(s): {', '.join(unknown)}; registered: {', '.join(known)}")
     if args.epochs < 1 or args.bags < 10:
         parser.error("--epochs must be >= 1 and --bags >= 10")
+    if args.compare is not None:
+        if args.steps < 1 or args.repeats < 1:
+            parser.error("--steps and --repeats must be >= 1")
+        return compare(args.compare, names, args.steps, args.repeats, args.threads or 1,
+                       args.data_dir, grouped(args.overrides), grouped(args.tree_overrides))
+    apply_thread_policy(args.threads, jobs=1)
 
     rows = []
     spawn = multiprocessing.get_context("spawn")

@@ -76,6 +76,17 @@ def data_files_for(items: list[tuple[str | None, Path]], datasets: list[str]) ->
 
 # ---------------------------------------------------------------- run_all.py
 
+def threads_arg(text: str) -> int:
+    """argparse type of `--threads`: a positive integer."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
 def build_run_all_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="run_all.py",
@@ -99,8 +110,9 @@ def build_run_all_parser() -> argparse.ArgumentParser:
                              "LocalCluster of --jobs workers)")
     parser.add_argument("--keep-checkpoints", action="store_true",
                         help="keep the training checkpoints of finished runs")
-    parser.add_argument("--threads", type=int, default=None, metavar="N",
-                        help="torch threads per run (default: 1 with --jobs > 1, else torch's)")
+    parser.add_argument("--threads", type=threads_arg, default=None, metavar="N",
+                        help="torch threads per run (default: 1 with --jobs > 1, else one per "
+                             "core; pass 1 on a machine shared with other jobs)")
     add_data_options(parser)
     parser.add_argument("--set", action="append", default=[], metavar="MODEL.FIELD=VALUE",
                         type=override_arg, dest="overrides",

@@ -63,9 +63,9 @@ def run_one(spec: RunSpec, dataset: PreparedDataset, context: RunContext) -> Pat
     from benchmark.model_api import ModelContext
     from benchmark.registry import get_model
     from benchmark.seeding import seed_everything
+    from benchmark.threads import default_threads
 
-    if context.threads is not None:
-        torch.set_num_threads(context.threads)
+    torch.set_num_threads(context.threads or default_threads(jobs=1))
     seed_everything(spec.seed)
     ckpt = checkpoint.checkpoint_path(context.results_dir, spec.dataset, spec.model, spec.seed,
                                       spec.config_hash)

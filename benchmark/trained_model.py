@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from benchmark.data.bagset import NO_DROP, BagSet, reinsert_dropped
+from benchmark.length_batching import iter_length_batches
 from benchmark.model_api import BagModel, BagScores, ModelContext, NotFittedError, checked_drop
 from benchmark.threshold import best_f1_threshold
 from benchmark.trainer import (
@@ -56,6 +57,9 @@ class TrainedBagModel(BagModel):
     trains_on: ClassVar[Literal["all", "normal"]]
     drop_mode: ClassVar[Literal["zero", "delete"]]
     paper_row: ClassVar[str | None] = None
+    length_ordered_scoring: ClassVar[bool] = False
+    """Score bags in length order (each batch cut near its bags' own lengths; outputs in BagSet
+    order): set it for networks whose per-bag outputs do not depend on the batch's padding."""
 
     def __init__(self, config: Any, context: ModelContext) -> None:
         super().__init__(config, context)
@@ -150,7 +154,10 @@ class TrainedBagModel(BagModel):
         instance_scores = np.full((len(bags), width), -np.inf, dtype=np.float32)
         self.net_.eval()
         with torch.no_grad():
-            for index in iter_batches(bags, self.scoring_batch_size()):
+            batches = (iter_length_batches(bags, self.scoring_batch_size())
+                       if self.length_ordered_scoring
+                       else iter_batches(bags, self.scoring_batch_size()))
+            for index in batches:
                 batch = self._scoring_batch(bags, index, drop)
                 if with_instances:
                     prob, inst = self.batch_scores(batch)

@@ -60,6 +60,7 @@ from torch.nn import functional as F
 
 from benchmark.configs import at_least, fraction, non_negative, positive
 from benchmark.data.bagset import BagSet, TemplateTable
+from benchmark.length_batching import run_length_chunked
 from benchmark.registry import register_model
 from benchmark.trained_model import TrainedBagModel
 from benchmark.trainer import BagBatch, TrainSettings
@@ -172,13 +173,11 @@ class LogMILPNet(nn.Module):
         key-padding mask already hides padding from every real instance).
         """
         h = self.projection(x)
-        extent = (mask * torch.arange(1, mask.shape[1] + 1, device=mask.device)).amax(dim=1)
-        z = torch.zeros_like(h)
-        for group in torch.argsort(extent, stable=True).split(ENCODER_CHUNK):
-            width = int(extent[group].max())
-            z[group, :width] = self.encoder(h[group, :width],
-                                            src_key_padding_mask=~mask[group, :width])
-        return z
+
+        def encode_group(h_group: torch.Tensor, mask_group: torch.Tensor) -> torch.Tensor:
+            return self.encoder(h_group, src_key_padding_mask=~mask_group)
+
+        return run_length_chunked(encode_group, (h, mask), mask, ENCODER_CHUNK)[0]
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> LogMILPOutput:
         """x: (B, W, d) input embeddings; mask: (B, W) bool, True = real instance (≥ 1 per bag)."""
@@ -267,6 +266,7 @@ class LogMILP(TrainedBagModel):
     quick_overrides: dict[str, Any] = {"epochs": 8, "patience": 3}
     trains_on = "all"
     drop_mode = "zero"
+    length_ordered_scoring = True
     paper_row = "LogMILP"
     config: LogMILPConfig
 

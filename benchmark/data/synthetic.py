@@ -267,13 +267,12 @@ def write_synthetic_log(path: Path, n_lines: int, seed: int, *,
     rng = np.random.default_rng(seed)
     nodes = _node_pool(rng, spec.n_nodes)
     events = _events(rng, n_lines, spec)
-    text = _render(rng, events, nodes)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
+            _write_lines(handle, rng, events, nodes)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -397,56 +396,104 @@ def _events(rng: np.random.Generator, n_lines: int, spec: SyntheticSpec) -> _Eve
                    np.concatenate(nodes)[order], np.concatenate(labels)[order])
 
 
-def _param_values(kind: str, rng: np.random.Generator, n: int, nodes: list[str]) -> list[str]:
-    """`n` random values for one `{kind}` slot, as strings."""
+RENDER_CHUNK = 100_000
+"""Lines formatted and written per chunk: memory stays O(chunk) in Python strings."""
+
+
+def _param_draws(kind: str, rng: np.random.Generator, n: int, n_nodes: int) -> list[np.ndarray]:
+    """The random numbers behind `n` values of one `{kind}` slot (int64 columns)."""
     if kind == "int":
-        return np.floor(rng.lognormal(3.0, 2.0, n)).astype(np.int64).astype(str).tolist()
+        return [np.floor(rng.lognormal(3.0, 2.0, n)).astype(np.int64)]
     if kind == "small":
-        return rng.integers(0, 32, n).astype(str).tolist()
+        return [rng.integers(0, 32, n)]
     if kind == "hex":
-        return [f"0x{v:08x}" for v in rng.integers(0, 2**32, n).tolist()]
+        return [rng.integers(0, 2**32, n)]
     if kind == "ip":
-        a, b = rng.integers(0, 256, n).tolist(), rng.integers(1, 255, n).tolist()
-        return [f"172.16.{x}.{y}" for x, y in zip(a, b, strict=True)]
+        return [rng.integers(0, 256, n), rng.integers(1, 255, n)]
     if kind == "port":
-        return rng.integers(1024, 65536, n).astype(str).tolist()
+        return [rng.integers(1024, 65536, n)]
     if kind == "node":
-        return [nodes[i] for i in rng.integers(0, len(nodes), n).tolist()]
+        return [rng.integers(0, n_nodes, n)]
     if kind == "core":
-        return [f"core.{v}" for v in rng.integers(0, 16384, n).tolist()]
+        return [rng.integers(0, 16384, n)]
     if kind == "job":
-        return rng.integers(10_000, 999_999, n).astype(str).tolist()
+        return [rng.integers(10_000, 999_999, n)]
     if kind == "path":
-        a, b, c = (rng.integers(1, 9, n).tolist(), rng.integers(0, 400, n).tolist(),
-                   rng.integers(0, 100, n).tolist())
-        return [f"/p/gb{x}/user{y}/run{z}" for x, y, z in zip(a, b, c, strict=True)]
+        return [rng.integers(1, 9, n), rng.integers(0, 400, n), rng.integers(0, 100, n)]
     raise ValueError(f"unknown parameter kind {{{kind}}}")
 
 
-def _render(rng: np.random.Generator, ev: _Events, nodes: list[str]) -> str:
-    """The log text: one BGL line per event, each content filled with fresh random parameters."""
-    n = len(ev.time_us)
-    contents = np.empty(n, dtype=object)
+def _param_text(kind: str, draws: list[np.ndarray], nodes: list[str]) -> list[str]:
+    """Format the draws of one `{kind}` slot as strings."""
+    cols = [d.tolist() for d in draws]
+    if kind == "hex":
+        return [f"0x{v:08x}" for v in cols[0]]
+    if kind == "ip":
+        return [f"172.16.{x}.{y}" for x, y in zip(*cols, strict=True)]
+    if kind == "node":
+        return [nodes[i] for i in cols[0]]
+    if kind == "core":
+        return [f"core.{v}" for v in cols[0]]
+    if kind == "path":
+        return [f"/p/gb{x}/user{y}/run{z}" for x, y, z in zip(*cols, strict=True)]
+    return [str(v) for v in cols[0]]
+
+
+class _Params(NamedTuple):
+    """Per template: its parameter kinds and their draws (one array per column, one row per
+    line of that template, in line order); rank[i] = line i's row in its template's draws."""
+
+    kinds: dict[int, list[str]]
+    draws: dict[int, list[list[np.ndarray]]]
+    rank: np.ndarray
+
+
+def _draw_params(rng: np.random.Generator, ev: _Events, n_nodes: int) -> _Params:
+    """Draw every line's parameters, template by template (ascending id), slot by slot."""
+    kinds: dict[int, list[str]] = {}
+    draws: dict[int, list[list[np.ndarray]]] = {}
+    rank = np.zeros(len(ev.template), dtype=np.int64)
     for tid in np.unique(ev.template).tolist():
         rows = np.flatnonzero(ev.template == tid)
-        text = ALL_TEMPLATES[tid].text
-        kinds = PLACEHOLDER.findall(text)
-        if not kinds:
-            contents[rows] = text
-            continue
-        fmt = PLACEHOLDER.sub("{}", text)
-        columns = [_param_values(k, rng, rows.size, nodes) for k in kinds]
-        contents[rows] = [fmt.format(*values) for values in zip(*columns, strict=True)]
-    stamps = np.datetime_as_string(ev.time_us.astype("datetime64[us]"), unit="us").tolist()
-    epochs = (ev.time_us // _US).tolist()
+        rank[rows] = np.arange(rows.size)
+        kinds[tid] = PLACEHOLDER.findall(ALL_TEMPLATES[tid].text)
+        draws[tid] = [_param_draws(k, rng, rows.size, n_nodes) for k in kinds[tid]]
+    return _Params(kinds, draws, rank)
+
+
+def _write_lines(handle, rng: np.random.Generator, ev: _Events, nodes: list[str]) -> None:
+    """Write one BGL line per event, each content filled with fresh random parameters.
+
+    All random draws happen first (per template), then lines are formatted and written in
+    chunks of RENDER_CHUNK, so no per-line Python object lives for the whole log.
+    """
+    params = _draw_params(rng, ev, len(nodes))
+    formats = {tid: PLACEHOLDER.sub("{}", ALL_TEMPLATES[tid].text) for tid in params.kinds}
     components = [t.component for t in ALL_TEMPLATES]
     levels = [t.level for t in ALL_TEMPLATES]
-    lines = []
-    for label, epoch, stamp, node, tid, content in zip(
-            ev.label.tolist(), epochs, stamps, ev.node.tolist(), ev.template.tolist(),
-            contents.tolist(), strict=True):
-        where = nodes[node]
-        lines.append(f"{label} {epoch} {stamp[:10].replace('-', '.')} {where} "
-                     f"{stamp[:10]}-{stamp[11:].replace(':', '.')} {where} RAS "
-                     f"{components[tid]} {levels[tid]} {content}\n")
-    return "".join(lines)
+    for lo in range(0, len(ev.time_us), RENDER_CHUNK):
+        part = slice(lo, lo + RENDER_CHUNK)
+        tmpl, rank = ev.template[part], params.rank[part]
+        contents = np.empty(len(tmpl), dtype=object)
+        for tid in np.unique(tmpl).tolist():
+            rows = np.flatnonzero(tmpl == tid)
+            if not params.kinds[tid]:
+                contents[rows] = ALL_TEMPLATES[tid].text
+                continue
+            picked = rank[rows]
+            columns = [_param_text(k, [d[picked] for d in draw], nodes)
+                       for k, draw in zip(params.kinds[tid], params.draws[tid], strict=True)]
+            contents[rows] = [formats[tid].format(*values) for values in zip(*columns,
+                                                                                strict=True)]
+        time_us = ev.time_us[part]
+        stamps = np.datetime_as_string(time_us.astype("datetime64[us]"), unit="us").tolist()
+        epochs = (time_us // _US).tolist()
+        lines = []
+        for label, epoch, stamp, node, tid, content in zip(
+                ev.label[part].tolist(), epochs, stamps, ev.node[part].tolist(), tmpl.tolist(),
+                contents.tolist(), strict=True):
+            where = nodes[node]
+            lines.append(f"{label} {epoch} {stamp[:10].replace('-', '.')} {where} "
+                         f"{stamp[:10]}-{stamp[11:].replace(':', '.')} {where} RAS "
+                         f"{components[tid]} {levels[tid]} {content}\n")
+        handle.write("".join(lines))

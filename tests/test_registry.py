@@ -10,7 +10,7 @@ from benchmark.model_api import BagModel, BagScores
 from benchmark.trainer import TrainSettings
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Cfg(TrainSettings):
     width: int = 3
 

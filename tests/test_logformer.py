@@ -19,6 +19,7 @@ from baselines.logformer import (
     pretrain_token_encoder,
 )
 from benchmark.registry import resolve_config
+from benchmark.trainer import TrainingDiverged
 
 SMALL = {"dim": 32, "heads": 2, "ff_dim": 64, "epochs": 25, "patience": 25, "batch_size": 16,
          "mlm_epochs": 20, "dropout": 0.0}
@@ -95,3 +96,17 @@ def test_same_seed_same_scores(fitted):
     a, b = (m.score(data.splits["test"].bags) for m in runs)
     np.testing.assert_array_equal(a.probabilities, b.probabilities)
     np.testing.assert_array_equal(a.instance_scores, b.instance_scores)
+
+
+def test_stage1_nan_loss_stops_with_an_error_naming_the_stage():
+    vocab_lists = [["disk", "error", "node"], ["fan", "ok"]]
+    vocab = TokenVocabulary(vocab_lists)
+    config = LogFormerConfig(dim=16, heads=2, ff_dim=32, mlm_epochs=2)
+    torch.manual_seed(0)
+    encoder = TokenEncoder(len(vocab), config)
+    with torch.no_grad():
+        encoder.mlm_head.weight.fill_(float("nan"))
+    with pytest.raises(TrainingDiverged, match=r"logformer stage 1: loss became nan at seed 3, "
+                                               r"epoch 1, step 1"):
+        pretrain_token_encoder(encoder, vocab.encode(vocab_lists), config, seed=3,
+                               name="logformer stage 1")

@@ -67,7 +67,9 @@ class LogBERTConfig(TrainSettings):
     top_g: candidates for the "normal key" test; instance_score: "attention" | "surprise";
     length_chunk: in training, encode each batch in length-sorted sub-chunks of this many bags,
     each cut to its longest bag (0 = off; faster on skewed lengths, but not bitwise equal to
-    the unchunked step: gradient sums and dropout masks change, see benchmark.length_batching).
+    the unchunked step: gradient sums and dropout masks change, see benchmark.length_batching);
+    length_order: score, validate and compute the centre over bags in length order (≈ 1.8x
+    faster scoring; off by default: some bags' outputs differ in the last bit from batch order).
     """
 
     hidden: int = positive(256)
@@ -83,6 +85,7 @@ class LogBERTConfig(TrainSettings):
     batch_size: int = positive(32)
     weight_decay: float = non_negative(0.0)
     length_chunk: int = non_negative(0)
+    length_order: bool = False
 
 
 def key_tokens(seen: np.ndarray) -> torch.Tensor:
@@ -183,7 +186,6 @@ class LogBERT(TrainedBagModel):
     trains_on = "normal"
     drop_mode = "delete"
     paper_row = "LogBERT"
-    length_ordered_scoring = True
     config: LogBERTConfig
 
     def check_config(self) -> None:
@@ -219,6 +221,10 @@ class LogBERT(TrainedBagModel):
         f1 = super().validate(train, val)
         self._update_center(self.net_, train)
         return f1
+
+    @property
+    def length_ordered_scoring(self) -> bool:  # type: ignore[override]
+        return self.config.length_order
 
     def training_state(self) -> dict[str, torch.Generator]:
         """The masking RNG draws each epoch's masks: a resumed run continues its stream."""
@@ -258,18 +264,24 @@ class LogBERT(TrainedBagModel):
     def _update_center(self, net: LogBERTNet, normal: BagSet) -> None:
         """centre = mean [DIST] output over the (unmasked) normal training bags, eval mode.
 
-        The bags are encoded in length order; the sum runs over blocks in BagSet order."""
+        With length_order the bags are encoded in length order; the sum always runs over
+        blocks in BagSet order."""
         was_training = net.training
         net.eval()
-        dist = torch.zeros(len(normal), net.center.shape[0], device=self.context.device)
+        total = torch.zeros_like(net.center)
         with torch.no_grad():
-            for index in iter_length_batches(normal, self.config.batch_size):
-                batch = make_batch(normal, index, self.context.device)
-                hidden, _ = net(net.tokens(batch), batch.mask)
-                dist[torch.from_numpy(index).to(dist.device)] = hidden[:, 0].float()
-            # summed in the blocks of BagSet order, as a pass in that order would
-            total = torch.zeros_like(net.center)
-            for index in iter_batches(normal, self.config.batch_size):
-                total += dist[index[0] : index[-1] + 1].sum(dim=0)
+            if not self.config.length_order:
+                for index in iter_batches(normal, self.config.batch_size):
+                    batch = make_batch(normal, index, self.context.device)
+                    hidden, _ = net(net.tokens(batch), batch.mask)
+                    total += hidden[:, 0].float().sum(dim=0)
+            else:
+                dist = torch.zeros(len(normal), total.shape[0], device=total.device)
+                for index in iter_length_batches(normal, self.config.batch_size):
+                    batch = make_batch(normal, index, self.context.device)
+                    hidden, _ = net(net.tokens(batch), batch.mask)
+                    dist[torch.from_numpy(index).to(dist.device)] = hidden[:, 0].float()
+                for index in iter_batches(normal, self.config.batch_size):  # BagSet order
+                    total += dist[index[0] : index[-1] + 1].sum(dim=0)
         net.center.copy_(total / len(normal))
         net.train(was_training)

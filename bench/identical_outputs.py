@@ -6,7 +6,7 @@
 
 For every registered model (or `--models`): fit with its quick config on the quick synthetic
 dataset (`prepare_dataset("synthetic", quick=True)`), seed 0, CPU, one torch thread, exactly as
-`benchmark.runner.run_one` does (seed_everything, then fit), then record the validation and test
+`benchmark.run.run_one` does (seed_everything, then fit), then record the validation and test
 probabilities and instance scores, the test positive bags re-scored with their key instance
 dropped (the SR pass), the training history (per-epoch losses and validation scores), the metrics
 of `benchmark.protocol.evaluate` and the record hash of the default and quick configs (so that

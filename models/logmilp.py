@@ -266,7 +266,6 @@ class LogMILP(TrainedBagModel):
     quick_overrides: dict[str, Any] = {"epochs": 8, "patience": 3}
     trains_on = "all"
     drop_mode = "zero"
-    length_ordered_scoring = True
     paper_row = "LogMILP"
     config: LogMILPConfig
 

@@ -22,9 +22,10 @@ from conftest import make_tiny_dataset
 import benchmark.trainer
 from benchmark.data.bagset import BagSet
 from benchmark.model_api import BagModel, ModelContext
-from benchmark.registry import get_model, resolve_config
+from benchmark.registry import get_model, list_models, model_class, resolve_config
 
-NORMAL_MODELS = ("deeplog", "loganomaly", "logbert")
+NORMAL_MODELS = tuple(m for m in list_models() if model_class(m).trains_on == "normal")
+"""The models that learn normal behaviour (trait `trains_on = "normal"`)."""
 FAST = {"epochs": 1, "batch_size": 8}
 LONG = 700
 

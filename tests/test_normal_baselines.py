@@ -19,9 +19,10 @@ from baselines.logbert import masking_rounds
 from baselines.next_key import MAX_SURPRISE
 from benchmark.data.bagset import BagSet, TemplateTable
 from benchmark.model_api import BagModel, ModelContext
-from benchmark.registry import get_model, resolve_config
+from benchmark.registry import get_model, list_models, model_class, resolve_config
 
-NORMAL_MODELS = ("deeplog", "loganomaly", "logbert")
+NORMAL_MODELS = tuple(m for m in list_models() if model_class(m).trains_on == "normal")
+"""The models that learn normal behaviour (trait `trains_on = "normal"`)."""
 LEARN_SETTINGS = {"epochs": 8, "patience": 8, "batch_size": 8, "top_g": 20}
 
 

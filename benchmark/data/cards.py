@@ -21,9 +21,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from benchmark.data.errors import DataError
+from benchmark.data.formats import known_formats
 from benchmark.paths import cards_dir as default_cards_dir
 
-FORMATS = ("bgl", "cfdr", "zookeeper")
 LABEL_RULES = ("first_field", "level")
 
 
@@ -192,8 +192,8 @@ def _build(cls: type, table: Any, path: Path, where: str) -> Any:
 
 
 def _validate(card: DatasetCard, path: Path) -> None:
-    if card.format not in FORMATS:
-        raise DataError(f"{path}: format {card.format!r} is not one of {FORMATS}")
+    if card.format not in known_formats():
+        raise DataError(f"{path}: format {card.format!r} is not one of {known_formats()}")
     if card.label_rule not in LABEL_RULES:
         raise DataError(f"{path}: label_rule {card.label_rule!r} is not one of {LABEL_RULES}")
     if card.max_lines is not None and card.max_lines <= 0:

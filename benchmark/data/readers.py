@@ -4,13 +4,8 @@ The raw file is read in large byte blocks (never unpacked to disk); each block b
 string array of lines without copying, and fields are split with the format's RE2 regex
 (`pyarrow.compute.extract_regex`), so no Python code runs per line.
 
-Formats (Loghub structures; separators are runs of spaces; Date is YYYY.MM.DD, BGL's Time starts
-with YYYY-MM-DD-):
-  bgl:       Label Timestamp Date Node Time NodeRepeat Type Component Level Content
-  cfdr:      Label Timestamp Date Node Month Day Time Location Content   (Spirit, Thunderbird)
-  zookeeper: YYYY-MM-DD HH:MM:SS,mmm - Level [Node] - Content
-Timestamps are float seconds: the epoch field (bgl, cfdr) or the date and time (zookeeper, read as
-UTC). Labels (int8, 1 = anomalous): rule "first_field" — first field `-` is normal, anything else
+Formats come from the registry in benchmark.data.formats (bgl, cfdr, zookeeper: Loghub
+structures, separators are runs of spaces). Timestamps are float seconds, read by the format. Labels (int8, 1 = anomalous): rule "first_field" — first field `-` is normal, anything else
 anomalous; rule "level" — the level is in `anomalous_levels`.
 
 Bad input, decided here:
@@ -47,28 +42,13 @@ import pyarrow.compute as pc
 
 from benchmark.data.cache import HashingTap, regular_file_stat, remember_identity
 from benchmark.data.errors import DataError
+from benchmark.data.formats import get_format
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BLOCK_BYTES = 32 << 20
 SNIFF_BYTES = 64 << 10
 MAX_REPORTED_LINES = 5
-
-_END = r"(?: +|\r?\n?$))"
-_DATE = r"[0-9]{4}\.[0-9]{2}\.[0-9]{2}"  # bgl, cfdr: YYYY.MM.DD (rejects syslog-style lines)
-HEADER_PATTERNS: dict[str, str] = {
-    "bgl": (r"^(?P<head>(?P<label>[^ \r\n]+) +(?P<epoch>[0-9]{1,18}) +" + _DATE + r" +[^ ]+"
-            r" +[0-9]{4}-[0-9]{2}-[0-9]{2}-[^ ]+ +[^ ]+ +[^ ]+ +[^ ]+ +(?P<level>[^ \r\n]+)"
-            + _END),
-    "cfdr": (r"^(?P<head>(?P<label>[^ \r\n]+) +(?P<epoch>[0-9]{1,18}) +" + _DATE + r" +[^ ]+"
-             r" +[^ ]+ +[^ ]+ +[^ ]+ +[^ \r\n]+" + _END),
-    "zookeeper": (r"^(?P<head>(?P<datetime>[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}),"
-                  r"(?P<ms>[0-9]{3}) +- +(?P<level>[A-Z]+) +\[(?P<node>.*?)\] +-" + _END),
-}
-"""RE2 pattern per format for everything before the content (group `head`, including the spaces
-that separate it from the content). Content = rest of the line without its line break. Matching
-only the header keeps RE2 off the (long) content, which is what makes the reader fast."""
-
 
 @dataclass(frozen=True, eq=False)
 class LineChunk:
@@ -108,9 +88,8 @@ class LogReader:
                  label_rule: str = "first_field", anomalous_levels: tuple[str, ...] = ("ERROR",),
                  max_lines: int | None = None, strict: bool = False,
                  block_bytes: int = DEFAULT_BLOCK_BYTES, hash_input: bool = False) -> None:
-        if fmt not in HEADER_PATTERNS:
-            raise DataError(f"unknown log format {fmt!r}; known: {', '.join(HEADER_PATTERNS)}")
-        if label_rule == "level" and "(?P<level>" not in HEADER_PATTERNS[fmt]:
+        self.format = get_format(fmt)
+        if label_rule == "level" and not self.format.has_level:
             raise DataError(f"format {fmt!r} has no level field for label_rule 'level'")
         self.path = Path(path)
         self.fmt = fmt
@@ -165,7 +144,7 @@ class LogReader:
             self.stats.invalid_utf8_lines += len(invalid_rows)
             if self.strict:
                 raise DataError(f"{self.path}:{start + int(invalid_rows[0]) + 1}: invalid UTF-8")
-        fields = pc.extract_regex(lines, HEADER_PATTERNS[self.fmt])
+        fields = pc.extract_regex(lines, self.format.header)
         parsed = fields.is_valid().to_numpy(zero_copy_only=False)
         timestamps = self._timestamps(fields, parsed)  # a matching line with a bad date → NaN
         parsed &= ~np.isnan(timestamps)
@@ -188,14 +167,7 @@ class LogReader:
         out = np.full(len(parsed), np.nan)
         if not parsed.any():
             return out
-        ok = fields.filter(pa.array(parsed))
-        if self.fmt == "zookeeper":
-            ms = pc.strptime(pc.struct_field(ok, "datetime"), format="%Y-%m-%d %H:%M:%S",
-                             unit="ms", error_is_null=True).cast(pa.int64())
-            ms = pc.add(ms, pc.struct_field(ok, "ms").cast(pa.int64()))
-            seconds = pc.divide(ms.cast(pa.float64()), 1000.0)
-        else:
-            seconds = pc.struct_field(ok, "epoch").cast(pa.int64()).cast(pa.float64())
+        seconds = self.format.timestamps(fields.filter(pa.array(parsed)))
         out[parsed] = seconds.to_numpy(zero_copy_only=False)  # null (bad date) → NaN
         return out
 

@@ -67,7 +67,9 @@ class LogBERTConfig(TrainSettings):
     top_g: candidates for the "normal key" test; instance_score: "attention" | "surprise";
     length_chunk: in training, encode each batch in length-sorted sub-chunks of this many bags,
     each cut to its longest bag (0 = off; faster on skewed lengths, but not bitwise equal to
-    the unchunked step: gradient sums and dropout masks change, see benchmark.length_batching).
+    the unchunked step: gradient sums and dropout masks change, see benchmark.length_batching);
+    length_order: score, validate and compute the centre over bags in length order (≈ 1.8x
+    faster scoring; off by default: some bags' outputs differ in the last bit from batch order).
     """
 
     hidden: int = 256
@@ -83,6 +85,7 @@ class LogBERTConfig(TrainSettings):
     batch_size: int = 32
     weight_decay: float = 0.0
     length_chunk: int = 0
+    length_order: bool = False
 
 
 def sinusoidal_positions(length: int, dim: int, device: torch.device) -> torch.Tensor:
@@ -241,7 +244,7 @@ class LogBERT(BagModel):
             return self._forward(batch, with_instances)
 
         return score_bags(self.net_, forward, bags, drop, self.config.batch_size,
-                          self.context.device, length_ordered=True)
+                          self.context.device, length_ordered=self.config.length_order)
 
     def _forward(
         self, batch: BagBatch, with_instances: bool
@@ -270,18 +273,24 @@ class LogBERT(BagModel):
     def _update_center(self, normal: BagSet) -> None:
         """centre = mean [DIST] output over the (unmasked) normal training bags, eval mode.
 
-        The bags are encoded in length order; the sum runs over blocks in BagSet order."""
+        With length_order the bags are encoded in length order; the sum always runs over
+        blocks in BagSet order."""
         was_training = self.net_.training
         self.net_.eval()
-        dist = torch.zeros(len(normal), self.net_.center.shape[0], device=self.context.device)
+        total = torch.zeros_like(self.net_.center)
         with torch.no_grad():
-            for index in iter_length_batches(normal, self.config.batch_size):
-                batch = make_batch(normal, index, self.context.device)
-                hidden, _ = self.net_(self.net_.tokens(batch), batch.mask)
-                dist[torch.from_numpy(index).to(dist.device)] = hidden[:, 0].float()
-            # summed in the blocks of BagSet order, as a pass in that order would
-            total = torch.zeros_like(self.net_.center)
-            for index in iter_batches(normal, self.config.batch_size):
-                total += dist[index[0] : index[-1] + 1].sum(dim=0)
+            if not self.config.length_order:
+                for index in iter_batches(normal, self.config.batch_size):
+                    batch = make_batch(normal, index, self.context.device)
+                    hidden, _ = self.net_(self.net_.tokens(batch), batch.mask)
+                    total += hidden[:, 0].float().sum(dim=0)
+            else:
+                dist = torch.zeros(len(normal), total.shape[0], device=total.device)
+                for index in iter_length_batches(normal, self.config.batch_size):
+                    batch = make_batch(normal, index, self.context.device)
+                    hidden, _ = self.net_(self.net_.tokens(batch), batch.mask)
+                    dist[torch.from_numpy(index).to(dist.device)] = hidden[:, 0].float()
+                for index in iter_batches(normal, self.config.batch_size):  # BagSet order
+                    total += dist[index[0] : index[-1] + 1].sum(dim=0)
         self.net_.center.copy_(total / len(normal))
         self.net_.train(was_training)

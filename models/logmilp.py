@@ -60,7 +60,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from benchmark.data.bagset import NO_DROP, BagSet, TemplateTable
-from benchmark.length_batching import iter_length_batches, run_length_chunked
+from benchmark.length_batching import run_length_chunked
 from benchmark.model_api import BagModel, BagScores, ModelContext
 from benchmark.registry import register_model
 from benchmark.threshold import best_f1_threshold
@@ -68,6 +68,7 @@ from benchmark.trainer import (
     BagBatch,
     TrainHistory,
     TrainSettings,
+    iter_batches,
     make_batch,
     train_network,
 )
@@ -323,7 +324,7 @@ class LogMILP(BagModel):
         probabilities = np.zeros(len(bags), dtype=np.float64)
         scores = (np.full((len(bags), bags.max_length), -np.inf, dtype=np.float32)
                   if with_instances else None)
-        for index in iter_length_batches(bags, self.config.eval_batch_size):
+        for index in iter_batches(bags, self.config.eval_batch_size):
             batch = make_batch(bags, index, device)
             x = net.embed(batch.ids)
             if drop is not None:

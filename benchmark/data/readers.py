@@ -5,7 +5,8 @@ string array of lines without copying, and fields are split with the format's RE
 (`pyarrow.compute.extract_regex`), so no Python code runs per line.
 
 Formats come from the registry in benchmark.data.formats (bgl, cfdr, zookeeper: Loghub
-structures, separators are runs of spaces). Timestamps are float seconds, read by the format. Labels (int8, 1 = anomalous): rule "first_field" — first field `-` is normal, anything else
+structures, separators are runs of spaces). Timestamps are float seconds, read by the format.
+Labels (int8, 1 = anomalous): rule "first_field" — first field `-` is normal, anything else
 anomalous; rule "level" — the level is in `anomalous_levels`.
 
 Bad input, decided here:

@@ -135,17 +135,23 @@ def train_network(
         raise ValueError(f"{model_name}: no training bags")
     device = context.device
     net.to(device)
-    generator = torch.Generator().manual_seed(context.seed)
-    optimiser = Optimiser(net, settings.lr, settings.weight_decay, settings.grad_clip, device)
+    extra_state = dict(extra_state or {})
+
+    def fresh() -> tuple[torch.Generator, Optimiser]:
+        return (torch.Generator().manual_seed(context.seed),
+                Optimiser(net, settings.lr, settings.weight_decay, settings.grad_clip, device))
+
+    generator, optimiser = fresh()
     steps = settings.steps_per_epoch or -(-len(train) // settings.batch_size)
     history = TrainHistory()
     best_score, best_state, waited, done, first = -np.inf, None, 0, False, 1
-    extra_state = dict(extra_state or {})
     path = context.checkpoint_path
     identity = _identity(settings, context, model_name, sampler)
     saved = checkpoint.load(path, identity) if path is not None else None
-    if saved is not None:
-        state = saved.payload
+    state = None if saved is None else saved.payload
+    if state is not None:
+        before = (copy.deepcopy(net.state_dict()), checkpoint.global_rng_state(),
+                  {name: obj.get_state() for name, obj in extra_state.items()})
         try:
             net.load_state_dict(state["net"])
             optimiser.load_state_dict(state["optimiser"])
@@ -153,10 +159,17 @@ def train_network(
             for name, obj in extra_state.items():
                 obj.set_state(state["extra"][name])
             checkpoint.set_global_rng_state(state["rng"])
+            history = TrainHistory(**state["history"])
         except (KeyError, RuntimeError, ValueError, TypeError) as err:
-            raise RuntimeError(f"{model_name}: checkpoint {path} passed its checks but does not "
-                               f"fit this run: {err}") from err
-        history = TrainHistory(**state["history"])
+            log.warning("ignoring checkpoint %s: it does not fit this run (%s: %s); training "
+                        "starts from epoch 1", path, type(err).__name__, err)
+            net.load_state_dict(before[0])
+            checkpoint.set_global_rng_state(before[1])
+            for name, obj in extra_state.items():
+                obj.set_state(before[2][name])
+            generator, optimiser = fresh()
+            history, state = TrainHistory(), None
+    if state is not None:
         history.resumed_after = first = state["epoch"]
         first += 1
         best_score, best_state = state["best_score"], state["best_state"]

@@ -69,9 +69,10 @@ def interrupt_after(monkeypatch: pytest.MonkeyPatch, epoch: int) -> None:
     monkeypatch.setattr(checkpoint, "save", save_then_stop)
 
 
-def read_payload(path: Path) -> dict:
-    """A checkpoint's content, read the way checkpoint.load does minus the identity check."""
-    raw = path.read_bytes()
+def read_payload(path: Path, raw: bytes | None = None) -> dict:
+    """A checkpoint's content (file `path` or its bytes `raw`), read the way checkpoint.load
+    does minus the checks."""
+    raw = path.read_bytes() if raw is None else raw
     return torch.load(io.BytesIO(raw[len(checkpoint.MAGIC) + 65:]), weights_only=True)
 
 
@@ -200,6 +201,22 @@ def test_checkpoint_of_another_run_is_not_resumed(interrupted_logmilp, tmp_path,
     assert "written by another run" in caplog.text
     assert other.history_.resumed_after == 0
     same_scores(fresh, other, data)
+
+
+def test_checkpoint_that_does_not_fit_the_net_is_ignored(interrupted_logmilp, tmp_path, caplog):
+    data, fresh, intact = interrupted_logmilp
+    content = read_payload(Path(tmp_path / "intact.pt"), intact)
+    net = content["payload"]["net"]
+    key = next(iter(net))
+    net[key] = torch.zeros(*net[key].shape, 2)  # same identity, another architecture
+    path = tmp_path / "run.pt"
+    checkpoint.save(path, checkpoint.TrainState(content["identity"], content["payload"]))
+    with caplog.at_level(logging.WARNING):
+        restarted = fit("logmilp", data, path)
+    assert "does not fit this run" in caplog.text and "epoch 1" in caplog.text
+    assert restarted.history_.resumed_after == 0
+    assert restarted.history_.losses == fresh.history_.losses
+    same_scores(fresh, restarted, data)
 
 
 def test_save_is_atomic_and_load_verifies(tmp_path):

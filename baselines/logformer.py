@@ -3,7 +3,7 @@
 Paper: F. Hang, W. Guo, H. Chen, L. Xie, C. Zhou, Y. Liu, "Logformer: Cascaded Transformer for
 System Log Anomaly Detection", CMES 136(1):517–529, 2023 (doi 10.32604/cmes.2023.025774).
 Not the AAAI 2024 pre-train/adapter "LogFormer" of Guo et al. No public code was reachable, and
-only the paper's abstract was: the model is rebuilt from it and from SPEC §3.
+only the paper's abstract was: the model is rebuilt from it.
 
 Faithful (as the abstract states): two cascaded Transformer encoders — the first turns the words
 of each log (template) into a log embedding and is pre-trained on the logs themselves ("pre-trained
@@ -32,7 +32,7 @@ Reconstructed (our choices, the paper's details not being available here):
 - Sizes (dim 128, 4 heads, 2 + 2 layers, feed-forward 256, dropout 0.1) are our choice.
 
 Adapted to bags: the "sequence" is a bag (a window of log lines), trained with BCE on bag labels,
-class-balanced sampling, early stopping on validation F1 (SPEC §4). Instance scores are the
+class-balanced sampling, early stopping on validation F1. Instance scores are the
 LogMILP paper's Table II adaptation: attention from [CLS] to each instance in the last stage-2
 layer, mean over heads. `drop` deletes the line from the sequence before re-scoring.
 """
@@ -325,5 +325,5 @@ def standardise(embeddings: torch.Tensor, reference: torch.Tensor) -> torch.Tens
 
 
 def template_tokens(templates: TemplateTable) -> list[list[str]]:
-    """Tokens of every template text (SPEC §2.4 tokenizer, `<*>` dropped)."""
+    """Tokens of every template text (the embedder's tokenizer, `<*>` dropped)."""
     return [tokenize_template(text) for text in templates.texts]

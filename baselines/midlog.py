@@ -3,7 +3,7 @@
 Paper: M. He, T. Jia, C. Duan, H. Cai, Y. Li, G. Huang, "Weakly-Supervised Log-Based Anomaly
 Detection with Inexact Labels via Multi-Instance Learning", ICSE 2025. Neither the official code
 nor the full text was reachable here (only the abstract): the model is rebuilt from the
-architecture summarised in SPEC §3.
+architecture as the paper describes it.
 
 Faithful (to that summary): bags of log entries with inexact (bag) labels only; instance
 embeddings from averaged word vectors; an instance encoder; token-mixing / channel-mixing MLPs
@@ -12,7 +12,7 @@ bag labels.
 
 Reconstructed / adapted (our choices):
 - Word vectors: the pipeline's template vectors (`context.templates.vectors`, Word2Vec with
-  TF-IDF-weighted averaging, SPEC §2.4) stand in for the paper's averaged GloVe vectors; they are
+  TF-IDF-weighted averaging) stand in for the paper's averaged GloVe vectors; they are
   fixed, not trained.
 - Instance encoder = Linear(d, hidden) → GELU → Dropout → Linear(hidden, hidden).
 - PatchMixer = `mixer_layers` pre-LN MLP-Mixer blocks (Tolstikhin et al., 2021): token mixing is
@@ -28,7 +28,8 @@ Reconstructed / adapted (our choices):
 - Instance score = a_i × sigmoid(classifier(h_i)): the attention weight times the bag
   classifier applied to the instance's own mixed embedding.
 - Sizes (hidden 128, 2 mixer blocks, token hidden 256, channel hidden 256, attention 128,
-  dropout 0.1) are our choice; optimiser, batch size and early stopping follow SPEC §3–4.
+  dropout 0.1) are our choice; optimiser, batch size and early stopping follow the harness
+  protocol (README, Protocol).
 - `drop` deletes the line (the bag becomes one shorter), as for the sequence baselines.
 """
 

@@ -1,4 +1,4 @@
-"""Bag- and instance-level metrics (SPEC §4), each a small function returning plain floats.
+"""Bag- and instance-level metrics, each a small function returning plain floats.
 
 Convention: an undefined metric (e.g. ROC-AUC with one class in the labels, Loc@k with no
 positive bag) is NaN, never 0; the protocol records why. Higher score = more anomalous.

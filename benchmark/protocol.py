@@ -1,4 +1,4 @@
-"""The evaluation protocol (SPEC §4): τ on validation, the test set scored once, then metrics.
+"""The evaluation protocol: τ on validation, the test set scored once, then metrics.
 
 Steps, for a fitted model:
 1. score the validation bags; τ = `best_f1_threshold` on validation probabilities and bag labels;

@@ -1,4 +1,4 @@
-"""Seeding and device selection (SPEC §4): a seed fixes Python, NumPy and torch RNGs."""
+"""Seeding and device selection: a seed fixes Python, NumPy and torch RNGs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The decision threshold τ: the value that maximises F1 on validation (SPEC §4).
+"""The decision threshold τ: the value that maximises F1 on validation.
 
 Shared by the trainer (early stopping on validation F1) and the protocol (τ chosen on validation,
 applied to test once).

@@ -1,6 +1,6 @@
 """LogMILP: prototype-guided multi-head attention MIL with key-instance perturbation consistency.
 
-Implements §III and Algorithm 1 of "LogMILP" (paper text: shared/paper/logmilp_paper.txt):
+Implements §III and Algorithm 1 of Wong, Wu, Yeung, Lin, "Seeing the Needle in the Haystack" (2026):
 linear projection d → d_h and a 2-layer Transformer encoder (§III-C); N learnable prototypes,
 similarities s_ij = 1 / (1 + ||ẑ_i − p̂_j||₂), candidate bias b_i = 1 − max_j s_ij and bag
 statistics F_p = (M_bag, E_bag, V_bag) (§III-D); K-head attention pooling and a classifier on

@@ -1,4 +1,4 @@
-"""Instance (line) labels are unreachable from `fit` (SPEC §3): a prying model tries and fails.
+"""Instance (line) labels are unreachable from `fit`: a prying model tries and fails.
 
 The probe walks every object reachable from the BagSets it is given — attributes, `__dict__`,
 `__slots__`, dataclass fields, containers, properties and numpy `.base` chains — and records every

@@ -1,1 +1,1 @@
-"""Data pipeline: read → label → parse → embed → bag → split, each stage cached (SPEC §2)."""
+"""Data pipeline: read → label → parse → embed → bag → split, each stage cached."""

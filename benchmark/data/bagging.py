@@ -1,4 +1,4 @@
-"""Bags: sliding windows over the line sequence (SPEC §2.5, Eq. 1–2 of the paper).
+"""Bags: sliding windows over the line sequence (Eq. 1–2 of the paper).
 
 A bag is a half-open line range [start, end); nothing is copied. Time windows use the running
 maximum of the timestamps, so a line whose timestamp goes back in time stays in log order and joins

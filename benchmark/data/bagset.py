@@ -20,7 +20,7 @@ class TemplateTable:
     """The parsed templates of one dataset.
 
     texts: (T,) template strings (Drain output, `<*>` for parameters).
-    vectors: (T, d) float32 template embeddings (SPEC §2.4).
+    vectors: (T, d) float32 template embeddings.
     """
 
     texts: tuple[str, ...]

@@ -58,7 +58,7 @@ class DrainSpec:
 
 @dataclass(frozen=True)
 class EmbeddingSpec:
-    """Word2Vec on template token sequences (SPEC §2.4). `corpus_sentences`: size of the
+    """Word2Vec on template token sequences. `corpus_sentences`: size of the
     frequency-weighted training corpus (each template repeated ∝ its line count, at least once)."""
 
     dim: int = 100

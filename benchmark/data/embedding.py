@@ -1,4 +1,4 @@
-"""Template embeddings: Word2Vec + TF-IDF-weighted mean of token vectors (SPEC §2.4).
+"""Template embeddings: Word2Vec + TF-IDF-weighted mean of token vectors.
 
 Word2Vec (CBOW, gensim, one worker thread so the result is a pure function of the seed) is trained
 on the templates' token sequences weighted by how many lines each template covers: template t is

@@ -1,4 +1,4 @@
-"""Masking, de-duplication and Drain template mining (SPEC §2.3).
+"""Masking, de-duplication and Drain template mining.
 
 Lines are masked with the card's regexes by pyarrow (RE2, vectorised), de-duplicated per chunk,
 and only each *distinct* masked content is handed to Drain, once, in order of first appearance.

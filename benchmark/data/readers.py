@@ -1,4 +1,4 @@
-"""Streaming, vectorised log readers for `.log`, `.gz`, `.zip` and `.tar.gz` (SPEC §2.1–2.2).
+"""Streaming, vectorised log readers for `.log`, `.gz`, `.zip` and `.tar.gz`.
 
 The raw file is read in large byte blocks (never unpacked to disk); each block becomes a pyarrow
 string array of lines without copying, and fields are split with the format's RE2 regex
@@ -15,7 +15,7 @@ Bad input, decided here:
   timestamp is the previous line's (the next parsed line's for leading lines, see
   `fill_timestamps`). Its label: rule "first_field" applies to the line's first space-separated
   token (a blank line is normal); rule "level" gives 0. `strict=True` raises instead.
-* Invalid UTF-8 bytes are replaced by U+FFFD (SPEC: decode with replacement); such lines are
+* Invalid UTF-8 bytes are replaced by U+FFFD (the protocol: decode with replacement); such lines are
   counted and logged, and `strict=True` raises naming the first one.
 * DataError (one line naming the file): missing, unreadable or not a regular file (checked with
   os.stat before opening, so a FIFO never blocks), empty file, binary data (a

@@ -1,4 +1,4 @@
-"""Train / validation / test split of the bags (SPEC §2.6).
+"""Train / validation / test split of the bags.
 
 chronological (default): bags sorted by start line (= start time, lines are in log order); the
 first bag of validation is the one at fraction `train` of the bag list and the first bag of test

@@ -1,4 +1,4 @@
-"""Synthetic BGL-format log with planted anomaly episodes and distractors (SPEC §2, the default).
+"""Synthetic BGL-format log with planted anomaly episodes and distractors (the embedded default).
 
 `write_synthetic_log(path, n_lines, seed)` writes a real log file, one event per line, in Loghub's
 BGL format

@@ -1,4 +1,4 @@
-"""Template text → word tokens, shared by the embedder and the token-level models (SPEC §2.4)."""
+"""Template text → word tokens, shared by the embedder and the token-level models."""
 
 from __future__ import annotations
 

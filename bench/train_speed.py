@@ -44,7 +44,7 @@ import numpy as np
 import torch
 from tabulate import tabulate
 
-from benchmark.cli import threads_arg
+from benchmark.cli import group_overrides, override_arg, threads_arg
 from benchmark.data.bagset import BagSet, EvalSplit, PreparedDataset, TemplateTable
 from benchmark.model_api import ModelContext
 from benchmark.registry import get_model, list_models, model_class, resolve_config
@@ -233,26 +233,6 @@ def compare(ref: str, names: list[str], steps: int, repeats: int, threads: int,
     return 0 if len(ratios) == len(names) else 1
 
 
-def override_arg(text: str) -> tuple[str, str, object]:
-    """MODEL.FIELD=VALUE → (model, field, JSON value or string)."""
-    target, sep, raw = text.partition("=")
-    model, dot, name = target.partition(".")
-    if not (sep and dot and model and name and raw):
-        raise argparse.ArgumentTypeError(f"expected MODEL.FIELD=VALUE, got {text!r}")
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        value = raw
-    return model, name, value
-
-
-def grouped(items: list[tuple[str, str, object]]) -> dict[str, dict]:
-    out: dict[str, dict] = {}
-    for model, name, value in items:
-        out.setdefault(model, {})[name] = value
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=None,
@@ -295,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.steps < 1 or args.repeats < 1:
             parser.error("--steps and --repeats must be >= 1")
         return compare(args.compare, names, args.steps, args.repeats, args.threads or 1,
-                       args.data_dir, grouped(args.overrides), grouped(args.tree_overrides))
+                       args.data_dir, group_overrides(args.overrides), group_overrides(args.tree_overrides))
     apply_thread_policy(args.threads, jobs=1)
 
     rows = []

@@ -275,7 +275,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.steps < 1 or args.repeats < 1:
             parser.error("--steps and --repeats must be >= 1")
         return compare(args.compare, names, args.steps, args.repeats, args.threads or 1,
-                       args.data_dir, group_overrides(args.overrides), group_overrides(args.tree_overrides))
+                       args.data_dir, group_overrides(args.overrides),
+                       group_overrides(args.tree_overrides))
     apply_thread_policy(args.threads, jobs=1)
 
     rows = []

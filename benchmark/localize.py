@@ -62,7 +62,11 @@ def localize(model: str, trained_on: str, log_file: Path, *, seed: int = 0,
     unknown_lines = int((line_templates == n_templates).sum())
     templates = saved.templates
     if unknown_lines:
-        saved.model.add_unknown_template()
+        try:
+            saved.model.add_unknown_template()
+        except NotImplementedError as err:
+            raise DataError(f"{log_file}: {unknown_lines} lines match no template of "
+                            f"{trained_on}, and {err}") from None
         templates = TemplateTable(templates.texts + (UNKNOWN_TEMPLATE,), np.vstack(
             [templates.vectors, np.zeros((1, templates.dim), templates.vectors.dtype)]))
         log.warning("%s: %d of %d lines (%d distinct masked contents) match no template of "

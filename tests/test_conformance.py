@@ -10,7 +10,9 @@ config whose defaults are inside their declared ranges, and a clear error when s
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -222,7 +224,13 @@ def test_unknown_template_is_scored_and_leaves_known_bags_unchanged(case: Fitted
     artifacts.save_model(path, case.model, dataset="tiny", seed=0, config_hash="0" * 64,
                          dataset_identity={}, threshold=0.5, probe=(test.subset([]), np.zeros(0)))
     model = artifacts.load_model(path).model
-    model.add_unknown_template()
+    try:
+        model.add_unknown_template()
+    except NotImplementedError as err:  # optional for plug-in models, never for built-in ones
+        assert case.name in str(err)
+        here = Path(__file__).resolve().parents[1]
+        assert not Path(inspect.getfile(type(model))).resolve().is_relative_to(here), case.name
+        return
     unknown = data.templates.size
     known = np.asarray(test.instances(0), np.int32)
     ids = np.concatenate([known, known[:2], [unknown], known[2:]]).astype(np.int32)

@@ -100,6 +100,19 @@ def success_rate(p_orig: np.ndarray, p_pert: np.ndarray, delta: float) -> float:
     return float(np.mean(orig - pert > delta))
 
 
+def unique_key_bags(templates: np.ndarray, key: np.ndarray, real: np.ndarray) -> np.ndarray:
+    """Bags whose key instance is the only line of its template, in a bag of ≥ 2 lines.
+
+    templates: (n, W) template ids; key: (n,) key position per bag; real: (n, W) bool, True =
+    real instance. Returns (n,) bool. Removing the key of any other bag either empties it (one
+    line) or leaves copies of the key's template in place, which a duplication-blind model reads
+    exactly as before: such bags measure the model's removal rule, not what the key explains.
+    """
+    rows = np.arange(len(key))
+    same = (templates == templates[rows, key][:, None]) & real
+    return (same.sum(axis=1) == 1) & (real.sum(axis=1) >= 2)
+
+
 def pr_curve(
     probabilities: np.ndarray, labels: np.ndarray, max_points: int = 200
 ) -> dict[str, list[float]] | None:

@@ -5,7 +5,10 @@ Steps, for a fitted model:
 2. score the test bags once: ROC-AUC, and precision / recall / F1 of `p >= τ`;
 3. on the ground-truth positive test bags (≥ 1 anomalous line): Loc@3 from the instance scores of
    that single test pass; key instance = top-1 instance score; the positive bags are re-scored
-   with the key removed (`model.score(bags, drop=key)`) for SR at δ_sr = 0.1 (and 0.05, 0.2).
+   with the key removed (`model.score(bags, drop=key)`) for SR at δ_sr = 0.1 (and 0.05, 0.2);
+   `sr_unique_key` is SR (δ_sr = 0.1) over the positive bags of ≥ 2 lines whose key is the only
+   line of its template (`counts["test_unique_key_bags"]` of them), the bags where removing one
+   line can change what the bag contains.
 Test labels (bag and line) feed metrics only, never τ or any choice the model makes.
 """
 
@@ -17,7 +20,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmark.data.bagset import BagSet, EvalSplit
-from benchmark.metrics import loc_at_k, pr_curve, precision_recall_f1, roc_auc, success_rate
+from benchmark.metrics import (
+    loc_at_k,
+    pr_curve,
+    precision_recall_f1,
+    roc_auc,
+    success_rate,
+    unique_key_bags,
+)
 from benchmark.model_api import BagModel, BagScores
 from benchmark.threshold import FALLBACK_THRESHOLD, best_f1_threshold
 
@@ -44,7 +54,8 @@ def evaluate(model: BagModel, splits: dict[str, EvalSplit]) -> dict:
     """Evaluate a fitted model on `splits["val"]` (threshold) and `splits["test"]` (metrics).
 
     Returns a dict: metrics (auc, precision, recall, f1, threshold, val_f1, loc@3, sr,
-    sr@0.05, sr@0.2; NaN = undefined), threshold {value, rule, val_f1, description}, counts,
+    sr@0.05, sr@0.2, sr_unique_key; NaN = undefined), threshold {value, rule, val_f1,
+    description}, counts,
     pr_curve (test; None without a positive test bag) and notes (why a metric is undefined or a
     fallback was used), all JSON-able; and `test_scores`, the arrays every test metric is
     computed from (`TestScores`, saved beside the record by benchmark.artifacts).
@@ -76,6 +87,7 @@ def evaluate(model: BagModel, splits: dict[str, EvalSplit]) -> dict:
     instance_metrics, p_pert = _instance_metrics(model, test.bags, test_scores, line_labels, real,
                                                  positive)
     metrics.update(instance_metrics)
+    unique_key_bags_count = int(metrics.pop("sr_unique_key_bags"))
     if len(positive) == 0:
         notes.append(f"{loc_key()}, sr undefined: no ground-truth positive test bag")
 
@@ -92,6 +104,7 @@ def evaluate(model: BagModel, splits: dict[str, EvalSplit]) -> dict:
             "test_positive_bags": int(y_test.sum()),
             "test_ground_truth_positive_bags": len(positive),
             "test_anomalous_lines": int(line_labels[positive].sum()),
+            "test_unique_key_bags": unique_key_bags_count,
         },
         "pr_curve": pr_curve(p_test, y_test, max_points=PR_CURVE_POINTS),
         "notes": notes,
@@ -142,12 +155,17 @@ def _instance_metrics(
     deltas = (SR_DELTA, *SR_EXTRA_DELTAS)
     if len(positive) == 0:
         metrics.update({sr_key(d): float("nan") for d in deltas})
+        metrics.update({"sr_unique_key": float("nan"), "sr_unique_key_bags": 0})
         return metrics, np.zeros(0, np.float64)
     masked = np.where(real[positive], scores.instance_scores[positive], -np.inf)
     key = masked.argmax(axis=1).astype(np.int64)
     p_orig = scores.probabilities[positive]
     p_pert = _checked_scores(model, test.subset(positive), drop=key).probabilities
     metrics.update({sr_key(d): success_rate(p_orig, p_pert, d) for d in deltas})
+    ids, _ = test.padded(positive, width=real.shape[1])
+    unique = unique_key_bags(ids, key, real[positive])
+    metrics["sr_unique_key"] = success_rate(p_orig[unique], p_pert[unique], SR_DELTA)
+    metrics["sr_unique_key_bags"] = int(unique.sum())
     return metrics, np.asarray(p_pert, np.float64)
 
 

@@ -7,7 +7,14 @@ import math
 import numpy as np
 import pytest
 
-from benchmark.metrics import loc_at_k, pr_curve, precision_recall_f1, roc_auc, success_rate
+from benchmark.metrics import (
+    loc_at_k,
+    pr_curve,
+    precision_recall_f1,
+    roc_auc,
+    success_rate,
+    unique_key_bags,
+)
 
 NEG = -np.inf
 
@@ -139,3 +146,12 @@ def test_pr_curve_downsampled_keeps_ends():
     assert curve["recall"][0] == 1.0 and curve["recall"][-1] == 0.0
     assert curve["thresholds"][-1] is None
     assert pr_curve(p, np.zeros(2000, dtype=int)) is None
+
+
+def test_unique_key_bags_need_two_lines_and_a_key_template_seen_once():
+    templates = np.array([[4, 5, 6], [4, 4, 6], [7, 0, 0], [4, 5, 4]])
+    real = np.array([[1, 1, 1], [1, 1, 1], [1, 0, 0], [1, 1, 0]], dtype=bool)
+    key = np.array([1, 0, 0, 0])
+    # bag 0: 5 once; bag 1: 4 twice; bag 2: one line; bag 3: the second 4 is padding
+    np.testing.assert_array_equal(unique_key_bags(templates, key, real),
+                                  [True, False, False, True])

@@ -72,6 +72,9 @@ def test_evaluate_hand_computed(splits):
     # SR: keys = argmax = [1, 0, 0]; drops: bag 0 .9→.3 yes; bag 2 .9→.9 no; bag 3 .3→.3 no
     assert m["sr"] == pytest.approx(1 / 3)
     assert m["sr@0.05"] == pytest.approx(1 / 3) and m["sr@0.2"] == pytest.approx(1 / 3)
+    # unique keys: bag 0's key (template 2) is its only 2; bags 2 and 3 hold their key's template
+    # twice → SR over bag 0 alone
+    assert m["sr_unique_key"] == 1.0 and out["counts"]["test_unique_key_bags"] == 1
     assert out["counts"]["test_ground_truth_positive_bags"] == 3
     assert out["notes"] == []
 
@@ -89,8 +92,9 @@ def test_no_positive_test_bag_gives_nan_with_notes(splits):
     test = make_split([[0, 1], [3]], [[0, 0], [0]])
     out = evaluate(FixedWeights(), {"val": splits["val"], "test": test})
     m = out["metrics"]
-    for key in ("auc", "recall", "f1", "loc@3", "sr", "sr@0.05", "sr@0.2"):
+    for key in ("auc", "recall", "f1", "loc@3", "sr", "sr@0.05", "sr@0.2", "sr_unique_key"):
         assert math.isnan(m[key]), key
+    assert out["counts"]["test_unique_key_bags"] == 0
     assert out["pr_curve"] is None
     assert any(n.startswith("auc undefined") for n in out["notes"])
     assert any(n.startswith("loc@3, sr undefined") for n in out["notes"])

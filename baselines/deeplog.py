@@ -31,8 +31,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from baselines.next_key import N_SPECIAL, PAD, NextKeyDetector, NextKeySettings, remap_unseen
+from baselines.next_key import (
+    N_SPECIAL,
+    PAD,
+    NextKeyDetector,
+    NextKeySettings,
+    remap_unseen,
+    unknown_token_row,
+)
 from benchmark.configs import positive
+from benchmark.layers import append_buffer_rows
 from benchmark.registry import register_model
 
 
@@ -54,6 +62,10 @@ class DeepLogNet(nn.Module):
         self.embed = nn.Embedding(N_SPECIAL + len(seen), config.embedding_dim, padding_idx=PAD)
         self.lstm = nn.LSTM(config.embedding_dim, config.hidden, config.layers, batch_first=True)
         self.out = nn.Linear(config.hidden, len(seen))
+
+    def add_unknown_template(self) -> None:
+        """One more template token, mapped to UNK."""
+        append_buffer_rows(self, "token_map", unknown_token_row(self.token_map))
 
     def forward(self, windows: torch.Tensor) -> torch.Tensor:
         states, _ = self.lstm(self.embed(self.token_map[windows]))

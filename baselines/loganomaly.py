@@ -41,8 +41,10 @@ from baselines.next_key import (
     NextKeyDetector,
     NextKeySettings,
     remap_unseen,
+    unknown_token_row,
 )
 from benchmark.configs import positive
+from benchmark.layers import append_buffer_rows
 from benchmark.registry import register_model
 
 
@@ -80,6 +82,12 @@ class LogAnomalyNet(nn.Module):
                                      batch_first=True)
         self.count_lstm = nn.LSTM(config.count_dim, config.hidden, config.layers, batch_first=True)
         self.out = nn.Linear(2 * config.hidden, len(seen))
+
+    def add_unknown_template(self) -> None:
+        """One more template token: its semantic row is the UNK flag, it counts in the UNK
+        slot."""
+        append_buffer_rows(self, "semantics", self.semantics[UNK : UNK + 1].clone())
+        append_buffer_rows(self, "count_slot", unknown_token_row(self.count_slot))
 
     def forward(self, windows: torch.Tensor) -> torch.Tensor:
         semantic, _ = self.semantic_lstm(self.semantics[windows])

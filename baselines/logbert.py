@@ -46,7 +46,7 @@ from torch import nn
 from baselines.next_key import outside_top_g, seen_templates
 from benchmark.configs import fraction, non_negative, positive, ratio
 from benchmark.data.bagset import BagSet
-from benchmark.layers import sinusoidal_positions
+from benchmark.layers import append_buffer_rows, sinusoidal_positions
 from benchmark.length_batching import iter_length_batches, run_length_chunked
 from benchmark.registry import register_model
 from benchmark.trained_model import TrainedBagModel
@@ -138,6 +138,10 @@ class LogBERTNet(nn.Module):
         self.key_head = nn.Linear(config.hidden, len(seen))
         self.length_chunk = config.length_chunk
 
+    def add_unknown_template(self) -> None:
+        """One more template, entering as the UNK token."""
+        append_buffer_rows(self, "token_map", self.token_map.new_full((1,), UNK))
+
     def tokens(self, batch: BagBatch) -> torch.Tensor:
         """(n, W) int64 input tokens: template keys (unseen -> UNK), PAD at padding."""
         return torch.where(batch.mask, self.token_map[batch.ids], PAD)
@@ -203,6 +207,22 @@ class LogBERT(TrainedBagModel):
         self.mask_generator_ = torch.Generator().manual_seed(self.context.seed)
         self._update_center(net, train)
         return net
+
+    def fitted_state(self) -> dict[str, torch.Tensor]:
+        """The templates seen in the normal training bags (the centre is a buffer of net_)."""
+        return {"seen": self.seen_.cpu()}
+
+    def restore_fitted_state(self, state: dict[str, torch.Tensor]) -> None:
+        self.seen_ = state["seen"].to(torch.bool).to(self.context.device)
+        self.mask_generator_ = torch.Generator().manual_seed(self.context.seed)
+
+    def network_from_state(self) -> LogBERTNet:
+        return LogBERTNet(self.seen_.cpu().numpy(), self.config)
+
+    def add_unknown_template(self) -> None:
+        """The unknown template enters as UNK and is always outside the top-g (never seen)."""
+        self.seen_ = torch.cat([self.seen_, self.seen_.new_zeros(1)])
+        self.net_.add_unknown_template()
 
     def batch_loss(self, batch: BagBatch) -> torch.Tensor:
         """MLKP cross-entropy on randomly masked keys + vhm_weight x squared [DIST] distance."""

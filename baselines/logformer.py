@@ -51,7 +51,7 @@ from torch import nn
 from benchmark.configs import bounded, fraction, non_negative, positive
 from benchmark.data.bagset import BagSet, TemplateTable
 from benchmark.data.tokens import tokenize_template
-from benchmark.layers import sinusoidal_positions
+from benchmark.layers import append_buffer_rows, sinusoidal_positions
 from benchmark.registry import register_model
 from benchmark.trained_model import TrainedBagModel
 from benchmark.trainer import BagBatch, Optimiser, TrainSettings, check_finite
@@ -60,6 +60,8 @@ log = logging.getLogger(__name__)
 
 PAD, UNK, MASK, CLS = 0, 1, 2, 3
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[MASK]", "[CLS]")
+UNKNOWN_WORD = "<unknown>"
+"""Never a token (tokens are lower-case alphanumerics): encodes as [UNK]."""
 
 
 @dataclass(frozen=True)
@@ -291,9 +293,27 @@ class LogFormer(TrainedBagModel):
                  len(self.vocabulary_), len(train_ids),
                  f"{self.mlm_losses_[0]:.3f} → {self.mlm_losses_[-1]:.3f}"
                  if self.mlm_losses_ else "n/a")
-        embeddings = self._frozen_log_embeddings(all_tokens)
+        embeddings = torch.cat([self._frozen_log_embeddings(all_tokens),
+                                self._frozen_log_embeddings([[UNKNOWN_WORD]])])
         embeddings = standardise(embeddings, torch.as_tensor(train_ids, device=ctx.device))
-        return SequenceClassifier(embeddings, cfg)
+        self.unknown_embedding_ = embeddings[-1].clone()
+        return SequenceClassifier(embeddings[:-1], cfg)
+
+    def fitted_state(self) -> dict[str, torch.Tensor]:
+        """The standardised log embedding of [CLS] [UNK] (the stage-1 embeddings of the known
+        templates are the net's `log_embeddings` buffer)."""
+        return {"unknown_embedding": self.unknown_embedding_.cpu()}
+
+    def restore_fitted_state(self, state: dict[str, torch.Tensor]) -> None:
+        self.unknown_embedding_ = state["unknown_embedding"].to(self.context.device)
+
+    def network_from_state(self) -> SequenceClassifier:
+        return SequenceClassifier(torch.zeros(self.context.templates.size, self.config.dim),
+                                  self.config)
+
+    def add_unknown_template(self) -> None:
+        """The unknown template is a log of one unknown word: stage 1's [CLS] [UNK] embedding."""
+        append_buffer_rows(self.net_, "log_embeddings", self.unknown_embedding_[None, :])
 
     def batch_loss(self, batch: BagBatch) -> torch.Tensor:
         """BCE of the bag logits against the bag labels."""

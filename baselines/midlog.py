@@ -52,6 +52,7 @@ from torch import nn
 
 from benchmark.configs import fraction, non_negative, positive
 from benchmark.data.bagset import BagSet
+from benchmark.layers import append_buffer_rows
 from benchmark.registry import register_model
 from benchmark.trained_model import TrainedBagModel
 from benchmark.trainer import BagBatch, TrainSettings
@@ -200,6 +201,22 @@ class MIDLog(TrainedBagModel):
         self.length_ = max(self.config.max_len, train.max_length, val.max_length)
         vectors = torch.as_tensor(np.asarray(self.context.templates.vectors, dtype=np.float32))
         return MIDLogNet(vectors, self.length_, self.config)
+
+    def fitted_state(self) -> dict[str, int]:
+        return {"length": int(self.length_)}
+
+    def restore_fitted_state(self, state: dict[str, int]) -> None:
+        self.length_ = int(state["length"])
+
+    def network_from_state(self) -> MIDLogNet:
+        vectors = torch.as_tensor(np.asarray(self.context.templates.vectors, dtype=np.float32))
+        return MIDLogNet(vectors, self.length_, self.config)
+
+    def add_unknown_template(self) -> None:
+        """The unknown template's vector is zero (the embedder's vector of a template with no
+        known token)."""
+        vectors = self.net_.vectors
+        append_buffer_rows(self.net_, "vectors", vectors.new_zeros(1, vectors.shape[1]))
 
     def batch_loss(self, batch: BagBatch) -> torch.Tensor:
         """BCE of the bag logits against the bag labels."""

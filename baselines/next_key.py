@@ -62,6 +62,11 @@ def remap_unseen(seen: np.ndarray) -> torch.Tensor:
     return table
 
 
+def unknown_token_row(token_map: torch.Tensor) -> torch.Tensor:
+    """(1,) the UNK token, appended to a token map for a template unseen in training."""
+    return token_map.new_full((1,), UNK)
+
+
 def history_windows(batch: BagBatch, history: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Histories and targets of every real instance of the batch, in row-major order.
 
@@ -84,8 +89,11 @@ def outside_top_g(
     logits: (N, T); targets: (N,) template ids; seen: (T,) bool.
     Returns outside (N,) bool -- target not among the g most likely templates (always True for
     an unseen target; a target tied with the g-th logit counts as inside) -- and surprise (N,)
-    float32 = −log p(target), capped at MAX_SURPRISE.
+    float32 = −log p(target), capped at MAX_SURPRISE. A `seen` longer than the logits (a loaded
+    model that admitted an unknown template) counts the extra templates as unseen.
     """
+    if logits.shape[1] < len(seen):
+        logits = F.pad(logits, (0, len(seen) - logits.shape[1]), value=-torch.inf)
     logits = logits.float().masked_fill(~seen, -torch.inf)
     target_logit = logits.gather(1, targets[:, None])
     rank = (logits > target_logit).sum(dim=1)
@@ -121,6 +129,20 @@ class NextKeyDetector(TrainedBagModel):
         seen = seen_templates(train, self.context.templates.size)
         self.seen_ = torch.from_numpy(seen).to(self.context.device)
         return self.key_network(seen)
+
+    def fitted_state(self) -> dict[str, torch.Tensor]:
+        return {"seen": self.seen_.cpu()}
+
+    def restore_fitted_state(self, state: dict[str, torch.Tensor]) -> None:
+        self.seen_ = state["seen"].to(torch.bool).to(self.context.device)
+
+    def network_from_state(self) -> nn.Module:
+        return self.key_network(self.seen_.cpu().numpy())
+
+    def add_unknown_template(self) -> None:
+        """The unknown template enters as UNK and is always outside the top-g (never seen)."""
+        self.seen_ = torch.cat([self.seen_, self.seen_.new_zeros(1)])
+        self.net_.add_unknown_template()
 
     def batch_loss(self, batch: BagBatch) -> torch.Tensor:
         """Cross-entropy of every line's template given its history."""

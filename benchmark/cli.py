@@ -87,6 +87,22 @@ def threads_arg(text: str) -> int:
     return value
 
 
+def positive_int_arg(text: str) -> int:
+    """argparse type of `--loc-k`: an integer ≥ 1."""
+    return threads_arg(text)
+
+
+def delta_arg(text: str) -> float:
+    """argparse type of `--sr-delta`: a number in [0, 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
+    return value
+
+
 def build_run_all_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="run_all.py",
@@ -123,6 +139,11 @@ def build_run_all_parser() -> argparse.ArgumentParser:
     parser.add_argument("--force", action="store_true", help="rerun finished runs")
     parser.add_argument("--report-only", action="store_true",
                         help="rebuild tables and figures from the records; no data, no training")
+    parser.add_argument("--loc-k", nargs="+", type=positive_int_arg, default=[], metavar="K",
+                        help="also report Loc@K for these K (Table II-extra, recomputed from the "
+                             "runs' score files)")
+    parser.add_argument("--sr-delta", nargs="+", type=delta_arg, default=[], metavar="DELTA",
+                        help="also report SR at these δ in [0, 1) (Table II-extra)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
 
@@ -131,8 +152,9 @@ def run_all_main(argv: list[str] | None = None, source: Any = None) -> int:
     """`run_all.py`; `source` (a benchmark.grid.DataSource) is injectable for tests."""
     args = build_run_all_parser().parse_args(argv)
     _configure_logging(args.verbose)
+    extra = {"loc_ks": tuple(args.loc_k), "sr_deltas": tuple(args.sr_delta)}
     if args.report_only:
-        return _report_only(args.results_dir)
+        return _report_only(args.results_dir, **extra)
     from benchmark.data.errors import DataError
     from benchmark.grid import GridOptions, UsageError, run_grid
 
@@ -144,7 +166,7 @@ def run_all_main(argv: list[str] | None = None, source: Any = None) -> int:
             max_lines=args.max_lines, results_dir=args.results_dir, force=args.force,
             strict=args.strict, max_unparsed=args.max_unparsed, verify=not args.no_verify,
             overrides=group_overrides(args.overrides), backend=args.backend,
-            scheduler=args.scheduler, keep_checkpoints=args.keep_checkpoints)
+            scheduler=args.scheduler, keep_checkpoints=args.keep_checkpoints, **extra)
         outcome = run_grid(options, source)
     except (UsageError, DataError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -160,7 +182,8 @@ def run_all_main(argv: list[str] | None = None, source: Any = None) -> int:
     return 1 if outcome.failed else 0
 
 
-def _report_only(results_dir: Path) -> int:
+def _report_only(results_dir: Path, loc_ks: tuple[int, ...] = (),
+                 sr_deltas: tuple[float, ...] = ()) -> int:
     from benchmark.report.build import build_report
 
     if not (results_dir / "runs").is_dir():
@@ -168,7 +191,7 @@ def _report_only(results_dir: Path) -> int:
               f"report)", file=sys.stderr)
         return 2
     try:
-        paths = build_report(results_dir)
+        paths = build_report(results_dir, loc_ks, sr_deltas)
     except OSError as err:
         print(f"error: --report-only: cannot write under {results_dir}: {err}", file=sys.stderr)
         return 2
@@ -228,6 +251,27 @@ def build_benchmark_parser() -> argparse.ArgumentParser:
                        help="Loghub *_structured.csv (LineId, EventId): print grouping accuracy")
     parse.add_argument("--json", action="store_true",
                        help='print one JSON object {"lines", "templates", "ga", "truth_templates"}')
+
+    localize = commands.add_parser(
+        "localize", help="score your own log with a saved model: flagged windows and the lines "
+                         "that most likely caused them")
+    localize.add_argument("--model", required=True, help="registered model name, e.g. logmilp")
+    localize.add_argument("--trained-on", required=True, metavar="DATASET",
+                          help="the dataset the saved model was trained on, e.g. synthetic, bgl")
+    localize.add_argument("--seed", type=int, default=0, help="the run's seed (default: 0)")
+    localize.add_argument("--log", required=True, type=Path, metavar="FILE",
+                          help="your log (.log, .gz, .zip, .tar.gz), in the trained dataset's "
+                               "format")
+    localize.add_argument("--format", default=None,
+                          help="the log's format (bgl, cfdr, zookeeper); must be the trained "
+                               "dataset's (default: the trained dataset's)")
+    localize.add_argument("--top", type=positive_int_arg, default=3, metavar="K",
+                          help="lines listed per flagged window (default: 3)")
+    localize.add_argument("--output", type=Path, default=None, metavar="FILE",
+                          help="write the report: .html, .md or .json (default: JSON on stdout)")
+    localize.add_argument("--results-dir", type=Path, default=Path("results"),
+                          help="where the saved models are (default: results/)")
+    localize.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     return parser
 
 
@@ -236,7 +280,7 @@ def benchmark_main(argv: list[str] | None = None) -> int:
     args = build_benchmark_parser().parse_args(argv)
     _configure_logging(args.verbose)
     command = {"describe": _describe, "download": _download, "models": _models,
-               "parse": _parse}[args.command]
+               "parse": _parse, "localize": _localize}[args.command]
     return command(args)
 
 
@@ -280,6 +324,36 @@ def _parse(args: argparse.Namespace) -> int:
     else:
         print("\n".join(f"{key:<16} {'–' if value is None else value}"
                         for key, value in result.items()))
+    return 0
+
+
+def _localize(args: argparse.Namespace) -> int:
+    from benchmark.data.errors import DataError
+    from benchmark.localize import localize
+    from benchmark.report.localize_html import to_html, to_markdown
+
+    writers = {".html": to_html, ".htm": to_html, ".md": to_markdown,
+               ".json": lambda r: json.dumps(r, indent=2, ensure_ascii=False) + "\n"}
+    suffix = args.output.suffix.lower() if args.output is not None else ".json"
+    if suffix not in writers:
+        print(f"error: --output {args.output}: use a .html, .md or .json file", file=sys.stderr)
+        return 2
+    try:
+        result = localize(args.model, args.trained_on, args.log, seed=args.seed,
+                          fmt=args.format, top=args.top, results_dir=args.results_dir,
+                          device=args.device)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    text = writers[suffix](result)
+    if args.output is None:
+        sys.stdout.write(text)
+        return 0
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text, encoding="utf-8")
+    print(f"{result['flagged']} of {result['bags']} windows flagged (p ≥ τ = "
+          f"{result['threshold']:.4f}); {result['unknown']['lines']} lines of unknown templates; "
+          f"report: {args.output}")
     return 0
 
 

@@ -103,6 +103,10 @@ class GridOptions:
     """local (this process / joblib workers) or dask (benchmark.backends)."""
     scheduler: str | None = None
     keep_checkpoints: bool = False
+    loc_ks: tuple[int, ...] = ()
+    """Extra Loc@k of the report (Table II-extra, from the score files)."""
+    sr_deltas: tuple[float, ...] = ()
+    """Extra SR δ of the report (Table II-extra)."""
 
 
 @dataclass
@@ -151,7 +155,7 @@ def run_grid(options: GridOptions, source: DataSource | None = None) -> GridOutc
                 else:
                     outcome.failed.append((f"{spec.dataset}/{spec.model}/seed{spec.seed}", error))
     finally:
-        build_report(options.results_dir)
+        build_report(options.results_dir, options.loc_ks, options.sr_deltas)
     return outcome
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import torch
+from torch import nn
 
 
 def sinusoidal_positions(length: int, dim: int, device: torch.device) -> torch.Tensor:
@@ -18,3 +19,12 @@ def sinusoidal_positions(length: int, dim: int, device: torch.device) -> torch.T
     table[:, 0::2] = torch.sin(position * freq)
     table[:, 1::2] = torch.cos(position * freq[: dim // 2])
     return table
+
+
+def append_buffer_rows(module: nn.Module, name: str, rows: torch.Tensor) -> None:
+    """Replace buffer `name` of `module` by itself with `rows` appended along dim 0 (same dtype,
+    device and persistence): how a loaded model admits one more (unknown) template."""
+    old = getattr(module, name)
+    persistent = name not in module._non_persistent_buffers_set
+    new = torch.cat([old, rows.to(dtype=old.dtype, device=old.device)], dim=0)
+    module.register_buffer(name, new, persistent=persistent)

@@ -15,6 +15,7 @@ Test labels (bag and line) feed metrics only, never τ or any choice the model m
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -52,11 +53,12 @@ THRESHOLD_RULES = {
 def evaluate(model: BagModel, splits: dict[str, EvalSplit]) -> dict:
     """Evaluate a fitted model on `splits["val"]` (threshold) and `splits["test"]` (metrics).
 
-    Returns a JSON-able dict: metrics (auc, precision, recall, f1, threshold, val_f1, loc@3, sr,
-    sr@0.05, sr@0.2, sr_unique_key; NaN = undefined), threshold {value,
-    rule, val_f1, description}, counts,
+    Returns a dict: metrics (auc, precision, recall, f1, threshold, val_f1, loc@3, sr,
+    sr@0.05, sr@0.2, sr_unique_key; NaN = undefined), threshold {value, rule, val_f1,
+    description}, counts,
     pr_curve (test; None without a positive test bag) and notes (why a metric is undefined or a
-    fallback was used).
+    fallback was used), all JSON-able; and `test_scores`, the arrays every test metric is
+    computed from (`TestScores`, saved beside the record by benchmark.artifacts).
     """
     val, test = splits["val"], splits["test"]
     notes: list[str] = []
@@ -82,7 +84,9 @@ def evaluate(model: BagModel, splits: dict[str, EvalSplit]) -> dict:
     line_labels = test.instance_labels(width=width)
     positive = np.flatnonzero(line_labels.any(axis=1))
     real = np.arange(width)[None, :] < test.bags.lengths[:, None]
-    metrics.update(_instance_metrics(model, test.bags, test_scores, line_labels, real, positive))
+    instance_metrics, p_pert = _instance_metrics(model, test.bags, test_scores, line_labels, real,
+                                                 positive)
+    metrics.update(instance_metrics)
     unique_key_bags_count = int(metrics.pop("sr_unique_key_bags"))
     if len(positive) == 0:
         notes.append(f"{loc_key()}, sr undefined: no ground-truth positive test bag")
@@ -104,7 +108,36 @@ def evaluate(model: BagModel, splits: dict[str, EvalSplit]) -> dict:
         },
         "pr_curve": pr_curve(p_test, y_test, max_points=PR_CURVE_POINTS),
         "notes": notes,
+        "test_scores": TestScores(
+            probabilities=p_test, labels=np.asarray(y_test, np.int8),
+            lengths=np.asarray(test.bags.lengths, np.int64),
+            instance_scores=np.asarray(test_scores.instance_scores[real], np.float32),
+            line_labels=np.asarray(line_labels[real], np.int8),
+            positive=positive.astype(np.int64), perturbed=p_pert, threshold=tau.value),
     }
+
+
+@dataclass(frozen=True, eq=False)
+class TestScores:
+    """The test split's model outputs and labels, enough to recompute every test metric.
+
+    probabilities (B,) float64 and labels (B,) int8 per bag; lengths (B,) int64 real instances
+    per bag; instance_scores (N,) float32 and line_labels (N,) int8 of the real instances,
+    bag after bag (N = lengths.sum()); positive (P,) int64 the ground-truth positive bags;
+    perturbed (P,) float64 their probabilities with the key (top-1) instance removed;
+    threshold: τ from validation.
+    """
+
+    __test__ = False  # not a pytest class
+
+    probabilities: np.ndarray
+    labels: np.ndarray
+    lengths: np.ndarray
+    instance_scores: np.ndarray
+    line_labels: np.ndarray
+    positive: np.ndarray
+    perturbed: np.ndarray
+    threshold: float
 
 
 def _instance_metrics(
@@ -114,15 +147,16 @@ def _instance_metrics(
     line_labels: np.ndarray,
     real: np.ndarray,
     positive: np.ndarray,
-) -> dict[str, float]:
-    """Loc@k and SR over the ground-truth positive bags `positive` (indices into `test`)."""
+) -> tuple[dict[str, float], np.ndarray]:
+    """Loc@k and SR over the ground-truth positive bags `positive` (indices into `test`), and
+    the positive bags' (P,) probabilities with their key instance removed."""
     metrics = {loc_key(): loc_at_k(scores.instance_scores[positive], line_labels[positive],
                                         k=LOC_K, mask=real[positive])}
     deltas = (SR_DELTA, *SR_EXTRA_DELTAS)
     if len(positive) == 0:
         metrics.update({sr_key(d): float("nan") for d in deltas})
         metrics.update({"sr_unique_key": float("nan"), "sr_unique_key_bags": 0})
-        return metrics
+        return metrics, np.zeros(0, np.float64)
     masked = np.where(real[positive], scores.instance_scores[positive], -np.inf)
     key = masked.argmax(axis=1).astype(np.int64)
     p_orig = scores.probabilities[positive]
@@ -132,7 +166,7 @@ def _instance_metrics(
     unique = unique_key_bags(ids, key, real[positive])
     metrics["sr_unique_key"] = success_rate(p_orig[unique], p_pert[unique], SR_DELTA)
     metrics["sr_unique_key_bags"] = int(unique.sum())
-    return metrics
+    return metrics, np.asarray(p_pert, np.float64)
 
 
 def loc_key(k: int = LOC_K) -> str:

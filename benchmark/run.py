@@ -1,10 +1,11 @@
 """One run of the grid: seed → build the model → fit → evaluate → `RunRecord`, written atomically.
 
 `run_one` is what every backend (benchmark.backends) executes, in the driver or in a worker
-process; the record is what a run leaves (its end-of-epoch checkpoint is removed once the record
-is written, unless kept). Thread policy: `RunContext.threads` torch threads (None: one in a
-worker, whose process shares the cores with other workers; torch's default when the run has the
-machine to itself).
+process; a run leaves its record and, written just before it, its artifacts
+(benchmark.artifacts: the fitted model and the test split's scores); its end-of-epoch checkpoint
+is removed once the record is written, unless kept. Thread policy: `RunContext.threads` torch
+threads (None: one in a worker, whose process shares the cores with other workers; torch's
+default when the run has the machine to itself).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from benchmark.data.bagset import PreparedDataset
 from benchmark.protocol import PROTOCOL_VERSION, evaluate, loc_key
@@ -79,6 +82,7 @@ def run_one(spec: RunSpec, dataset: PreparedDataset, context: RunContext) -> Pat
     start = time.perf_counter()
     evaluation = evaluate(model, {"val": splits["val"], "test": splits["test"]})
     evaluate_seconds = time.perf_counter() - start
+    _save_artifacts(spec, model, evaluation, splits["test"].bags, context.results_dir)
     history = getattr(model, "history_", None)
     record = RunRecord(
         dataset=spec.dataset, model=spec.model, seed=spec.seed, config_hash=spec.config_hash,
@@ -102,6 +106,26 @@ def run_one(spec: RunSpec, dataset: PreparedDataset, context: RunContext) -> Pat
     log.info("%s/%s seed %d: auc %.4f f1 %.4f %s %.4f sr %.4f (fit %.1f s)", spec.dataset,
              spec.model, spec.seed, m["auc"], m["f1"], loc, m[loc], m["sr"], fit_seconds)
     return spec.path
+
+
+def _save_artifacts(spec: RunSpec, model: Any, evaluation: dict, test: Any,
+                    results_dir: Path) -> None:
+    """The test scores (every model) and the fitted model (models that can save their state),
+    beside the record."""
+    from benchmark import artifacts
+
+    scores = evaluation["test_scores"]
+    artifacts.save_scores(artifacts.scores_path(results_dir, spec.dataset, spec.model, spec.seed),
+                          scores, spec.config_hash)
+    if not hasattr(model, "state_for_saving"):
+        log.info("%s: not a TrainedBagModel; no model file saved", spec.model)
+        return
+    probe = np.arange(min(artifacts.PROBE_BAGS, len(test)))
+    artifacts.save_model(artifacts.model_path(results_dir, spec.dataset, spec.model, spec.seed),
+                         model, dataset=spec.dataset, seed=spec.seed,
+                         config_hash=spec.config_hash, dataset_identity=spec.identity,
+                         threshold=scores.threshold,
+                         probe=(test.subset(probe), scores.probabilities[probe]))
 
 
 def guarded_run(spec: RunSpec, dataset: PreparedDataset, context: RunContext

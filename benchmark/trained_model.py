@@ -9,7 +9,14 @@ and `batch_scores`; this base owns the rest of the `BagModel` contract:
   threshold);
 - `score`: the not-fitted error, the check of `drop`, the batched eval-mode loop, removing the
   dropped instance the model's way (`drop_mode`), -inf at padding and at the dropped position,
-  probability 0 for a bag left empty.
+  probability 0 for a bag left empty;
+- saving and loading a fitted model (`state_for_saving` / `load_state`, used by
+  benchmark.artifacts): the network's `state_dict` plus `fitted_state()`, the learned state
+  outside the network that the network is built from (e.g. the templates seen in training). A
+  loaded model rebuilds its network with `network_from_state` and scores like the fitted one.
+  Default: the network depends on the config and template table only, so it is rebuilt with
+  `build_network` on empty bag sets; a model whose network depends on the training bags
+  overrides `fitted_state`, `restore_fitted_state` and `network_from_state`.
 """
 
 from __future__ import annotations
@@ -115,6 +122,28 @@ class TrainedBagModel(BagModel):
         """Bags per forward pass when scoring."""
         return self.config.batch_size
 
+    def fitted_state(self) -> dict[str, Any]:
+        """Learned state outside `net_` that scoring needs and the network is built from
+        (tensors, ints, floats, strings; loadable with `torch.load(weights_only=True)`)."""
+        return {}
+
+    def restore_fitted_state(self, state: dict[str, Any]) -> None:
+        """Set the attributes `fitted_state` saved (before `network_from_state`)."""
+
+    def network_from_state(self) -> nn.Module:
+        """The untrained network of a loaded model, shaped like the fitted one (its weights are
+        loaded next). Default: `build_network` on empty bag sets over the template table."""
+        empty = BagSet(np.zeros(0, np.int32), np.zeros(0, np.int64), np.zeros(0, np.int64),
+                       np.zeros(0, np.int8), self.context.templates)
+        return self.build_network(empty, empty)
+
+    def add_unknown_template(self) -> None:
+        """Extend the fitted model so that template id `templates.size` (one past the trained
+        table) is scored as the model's own unknown template (a user's log line that matches no
+        trained template). Default: NotImplementedError naming the model."""
+        raise NotImplementedError(f"{self.name}: cannot score templates unseen in training "
+                                  "(implement add_unknown_template)")
+
     # ---- the contract ---------------------------------------------------------------------
 
     def fit(self, train: BagSet, val: BagSet) -> TrainedBagModel:
@@ -138,6 +167,22 @@ class TrainedBagModel(BagModel):
         drop = checked_drop(drop, bags, self.name)
         self.check_bags(bags)
         return self._score(bags, drop, with_instances=True)
+
+    def state_for_saving(self) -> dict[str, Any]:
+        """{"net": the network's state_dict (on the CPU), "fitted": fitted_state()}."""
+        self._check_fitted()
+        net = {k: v.detach().cpu() for k, v in self.net_.state_dict().items()}
+        return {"net": net, "fitted": self.fitted_state()}
+
+    def load_state(self, state: dict[str, Any]) -> TrainedBagModel:
+        """Become the fitted model `state_for_saving` described (weights loaded strictly: a
+        missing, unexpected or ill-shaped tensor raises RuntimeError). Returns self."""
+        self.restore_fitted_state(state["fitted"])
+        torch.manual_seed(self.context.seed)
+        net = self.network_from_state()
+        net.load_state_dict(state["net"], strict=True)
+        self.net_ = net.to(self.context.device).eval()
+        return self
 
     def bag_probabilities(self, bags: BagSet) -> np.ndarray:
         """(B,) float64 bag probabilities of whole bags (no instance scores computed)."""

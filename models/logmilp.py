@@ -60,6 +60,7 @@ from torch.nn import functional as F
 
 from benchmark.configs import at_least, fraction, non_negative, positive
 from benchmark.data.bagset import BagSet, TemplateTable
+from benchmark.layers import append_buffer_rows
 from benchmark.length_batching import run_length_chunked
 from benchmark.registry import register_model
 from benchmark.trained_model import TrainedBagModel
@@ -271,6 +272,11 @@ class LogMILP(TrainedBagModel):
 
     def build_network(self, train: BagSet, val: BagSet) -> LogMILPNet:
         return LogMILPNet(self.context.templates, self.config)
+
+    def add_unknown_template(self) -> None:
+        """The unknown template's input vector is zero: what removing an instance does here."""
+        vectors = self.net_.template_vectors
+        append_buffer_rows(self.net_, "template_vectors", vectors.new_zeros(1, vectors.shape[1]))
 
     def batch_loss(self, batch: BagBatch) -> torch.Tensor:
         """The total loss of Eq. (4)."""

@@ -9,7 +9,6 @@ import signal
 from pathlib import Path
 
 import pytest
-import torch
 
 from benchmark import backends, cli
 from benchmark.run import RunContext, RunSpec
@@ -28,12 +27,8 @@ def metrics(results: Path) -> dict[str, dict]:
 def test_dask_grid_matches_local(tmp_path):
     data = ["--data-dir", str(tmp_path / "data")]
     local, dask = tmp_path / "local", tmp_path / "dask"
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as in every worker: one torch thread per run
-    try:
-        assert cli.run_all_main([*GRID, *data, "--results-dir", str(local)]) == 0
-    finally:
-        torch.set_num_threads(threads)
+    # one torch thread per run, as in every worker (the serial default is one per core)
+    assert cli.run_all_main([*GRID, *data, "--threads", "1", "--results-dir", str(local)]) == 0
     assert cli.run_all_main([*GRID, *data, "--results-dir", str(dask), "--backend", "dask",
                         "--jobs", "2"]) == 0
     expected = metrics(local)

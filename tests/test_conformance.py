@@ -10,7 +10,9 @@ config whose defaults are inside their declared ranges, and a clear error when s
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -194,3 +196,63 @@ def test_config_is_frozen_and_in_range(name: str):
             assert value <= bounds.get("max", np.inf), where
             assert value > bounds.get("min_exclusive", -np.inf), where
             assert value < bounds.get("max_exclusive", np.inf), where
+
+
+def test_saved_model_loads_and_scores_exactly_like_the_fitted_one(case: FittedCase, tmp_path):
+    from benchmark import artifacts
+
+    bags = case.data.splits["test"].bags
+    path = tmp_path / "seed0.pt"
+    probe = np.arange(8)
+    artifacts.save_model(path, case.model, dataset="tiny", seed=0, config_hash="0" * 64,
+                         dataset_identity={"name": "tiny", "card": {}}, threshold=0.5,
+                         probe=(bags.subset(probe), case.test_scores.probabilities[probe]))
+    saved = artifacts.load_model(path, expect_templates=case.data.templates)
+    assert saved.model is not case.model and saved.threshold == 0.5
+    again = saved.model.score(bags)
+    np.testing.assert_array_equal(again.probabilities, case.test_scores.probabilities)
+    np.testing.assert_array_equal(again.instance_scores, case.test_scores.instance_scores)
+
+
+def test_unknown_template_is_scored_and_leaves_known_bags_unchanged(case: FittedCase, tmp_path):
+    from benchmark import artifacts
+    from benchmark.data.bagset import TemplateTable
+
+    data = case.data
+    path = tmp_path / "seed0.pt"
+    test = data.splits["test"].bags
+    artifacts.save_model(path, case.model, dataset="tiny", seed=0, config_hash="0" * 64,
+                         dataset_identity={}, threshold=0.5, probe=(test.subset([]), np.zeros(0)))
+    model = artifacts.load_model(path).model
+    try:
+        model.add_unknown_template()
+    except NotImplementedError as err:  # optional for plug-in models, never for built-in ones
+        assert case.name in str(err)
+        here = Path(__file__).resolve().parents[1]
+        assert not Path(inspect.getfile(type(model))).resolve().is_relative_to(here), case.name
+        return
+    unknown = data.templates.size
+    known = np.asarray(test.instances(0), np.int32)
+    ids = np.concatenate([known, known[:2], [unknown], known[2:]]).astype(np.int32)
+    table = TemplateTable(data.templates.texts + ("<unknown>",), np.vstack(
+        [data.templates.vectors, np.zeros((1, data.templates.dim), np.float32)]))
+    bags = BagSet(ids, np.array([0, len(known)]), np.array([len(known), len(ids)]),
+                  np.zeros(2, np.int8), table)
+    scores = model.score(bags)
+    assert np.all(np.isfinite(scores.probabilities))
+    assert np.all((scores.probabilities >= 0) & (scores.probabilities <= 1))
+    assert np.all(np.isfinite(scores.instance_scores[1, : len(known) + 1]))
+    np.testing.assert_allclose(scores.probabilities[0], case.test_scores.probabilities[0],
+                               atol=1e-5)
+
+
+def test_a_model_file_for_another_template_table_is_refused(case: FittedCase, tmp_path):
+    from benchmark import artifacts
+
+    path = tmp_path / "seed0.pt"
+    test = case.data.splits["test"].bags
+    artifacts.save_model(path, case.model, dataset="tiny", seed=0, config_hash="0" * 64,
+                         dataset_identity={}, threshold=0.5, probe=(test.subset([]), np.zeros(0)))
+    other = make_tiny_dataset(seed=1, bags_per_split=24).templates
+    with pytest.raises(artifacts.ArtifactError, match="another template table"):
+        artifacts.load_model(path, expect_templates=other)

@@ -153,6 +153,15 @@ def load_card(name: str, *, cards_dir: Path | Traversable | None = None) -> Data
     return _card_from_dict(raw, name, path)
 
 
+def card_from_dict(raw: dict[str, Any], where: str) -> DatasetCard:
+    """A card from its `as_dict()` form (as run records and saved models store it), validated;
+    `where` names its origin in errors."""
+    raw = {k: v for k, v in raw.items() if v is not None or k == "max_lines"}
+    if not raw:
+        raise DataError(f"{where}: no dataset card recorded")
+    return _card_from_dict(raw, str(raw.get("name", "?")), Path(where))
+
+
 def _card_from_dict(raw: dict[str, Any], name: str, path: Path) -> DatasetCard:
     raw = dict(raw)
     tables = {

@@ -12,14 +12,23 @@ from benchmark.store import load_records
 log = logging.getLogger(__name__)
 
 
-def build_report(results_dir: Path) -> list[Path]:
-    """Tables I–III into `<results_dir>/tables/`, iso-F1 figures into `<results_dir>/figures/`.
+def build_report(results_dir: Path, loc_ks: tuple[int, ...] = (),
+                 sr_deltas: tuple[float, ...] = ()) -> list[Path]:
+    """Tables I–III into `<results_dir>/tables/`, iso-F1 figures into `<results_dir>/figures/`;
+    with `loc_ks` or `sr_deltas`, also Table II-extra (`table2_extra.*`): Loc@k and SR@δ
+    recomputed from the runs' score files.
 
     Returns the written paths. With no record, the tables still list the paper's numbers.
     """
     results_dir = Path(results_dir)
     records = load_records(results_dir)
     log.info("report: %d run record(s) under %s", len(records), results_dir / "runs")
-    paths = write_tables(build_tables(records), results_dir / "tables")
+    tables = build_tables(records)
+    if loc_ks or sr_deltas:
+        from benchmark.report.rescore import extra_table, rescored_records
+
+        rescored = rescored_records(records, results_dir, tuple(loc_ks), tuple(sr_deltas))
+        tables.append(extra_table(records, rescored, tuple(loc_ks), tuple(sr_deltas)))
+    paths = write_tables(tables, results_dir / "tables")
     paths += write_figures(records, results_dir / "figures")
     return paths

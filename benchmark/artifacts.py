@@ -22,8 +22,6 @@ import hashlib
 import io
 import json
 import math
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +29,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
+from benchmark.atomic import atomic_write_bytes
 from benchmark.data.bagset import TemplateTable
 from benchmark.protocol import TestScores
 
@@ -87,6 +86,13 @@ class SavedModel:
     dataset_identity: dict[str, Any]
     templates: TemplateTable
     path: Path
+
+
+def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+    """`write(buffer)` into memory, then benchmark.atomic.atomic_write_bytes."""
+    buffer = io.BytesIO()
+    write(buffer)
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def save_model(path: Path, model: TrainedBagModel, *, dataset: str, seed: int,
@@ -240,19 +246,3 @@ def _check_scores(s: TestScores, path: Path) -> None:
         problems.append("threshold is not finite")
     if problems:
         raise ArtifactError(f"{path}: {'; '.join(problems)}")
-
-
-def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            buffer = io.BytesIO()
-            write(buffer)
-            f.write(buffer.getvalue())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -19,15 +19,15 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import os
 import random
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from benchmark.atomic import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -56,23 +56,11 @@ class TrainState:
 
 def save(path: Path, state: TrainState) -> None:
     """Write `state` to `path` atomically (temp file in the same directory, fsync, os.replace)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     torch.save({"identity": state.identity, "payload": state.payload}, buffer)
     data = buffer.getvalue()
     digest = hashlib.sha256(data).hexdigest().encode()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(MAGIC + digest + b"\n")
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(Path(path), MAGIC + digest + b"\n" + data)
 
 
 def load(path: Path, identity: dict[str, Any]) -> TrainState | None:

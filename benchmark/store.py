@@ -20,6 +20,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from benchmark.atomic import atomic_write_bytes
 from benchmark.records import BadRecord, RunRecord, plain
 
 log = logging.getLogger(__name__)
@@ -57,18 +58,7 @@ def is_finished(path: Path, expected_hash: str) -> bool:
 
 def write_record(path: Path, record: RunRecord) -> None:
     """Write `record` atomically: a temp file in the same directory, fsync, then os.replace."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(record.to_json())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(Path(path), record.to_json().encode("utf-8"))
 
 
 def read_record(path: Path) -> RunRecord | None:

@@ -141,7 +141,7 @@ KILL_DURING_WRITE = textwrap.dedent("""
     sys.path.insert(0, {tests!r})
     import tiny_template_model
     from conftest import make_tiny_dataset
-    from benchmark import grid, store
+    from benchmark import atomic, grid, store
     from benchmark.cli import run_all_main
 
     tiny_template_model.register()
@@ -149,10 +149,15 @@ KILL_DURING_WRITE = textwrap.dedent("""
     def fsync_then_die(fd):
         os.kill(os.getpid(), signal.SIGKILL)   # the temp file is written, not yet renamed
 
-    # only the record store's view of os: checkpoints written before must survive
-    store.os = types.SimpleNamespace(**{{k: getattr(os, k) for k in dir(os)
-                                        if not k.startswith("__")}})
-    store.os.fsync = fsync_then_die
+    real_write = store.atomic_write_bytes
+
+    def record_write_then_die(path, data):  # only the record write dies, not the checkpoints
+        atomic.os = types.SimpleNamespace(**{{k: getattr(os, k) for k in dir(os)
+                                             if not k.startswith("__")}})
+        atomic.os.fsync = fsync_then_die
+        real_write(path, data)
+
+    store.atomic_write_bytes = record_write_then_die
     source = grid.DataSource(prepare=lambda name, **kw: make_tiny_dataset(bags_per_split=24),
                              identity=lambda name, **kw: {{"card": "tiny"}})
     run_all_main(sys.argv[1:], source)

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from benchmark.configs import ConfigError
 from benchmark.data.bagset import PreparedDataset
 from benchmark.data.errors import DataError
+from benchmark.labelling.grid import LabelPlan
 from benchmark.protocol import PROTOCOL_VERSION
 from benchmark.records import MAX_SEED
 from benchmark.registry import list_models, model_class, resolve_config
@@ -103,6 +104,9 @@ class GridOptions:
     """local (this process / joblib workers) or dask (benchmark.backends)."""
     scheduler: str | None = None
     keep_checkpoints: bool = False
+    label_plans: tuple[LabelPlan, ...] = ()
+    """Label-budget runs instead of ground-truth ones (`--label-budget`); empty = ground truth.
+    Their records name the dataset `<dataset>@<plan key>` (benchmark.labelling.grid)."""
 
 
 @dataclass
@@ -219,10 +223,14 @@ def _plan_dataset(name: str, models: list[str], options: GridOptions, source: Da
             raise UsageError(f"--set: {err}") from None
         paper_row = getattr(model_class(model), "paper_row", None) or model
         for seed in dict.fromkeys(options.seeds):
-            runs.append(RunSpec(name, model, seed, config,
-                                config_hash(model, config, identity, seed, PROTOCOL_VERSION),
-                                record_path(options.results_dir, name, model, seed), identity,
-                                overrides, paper_row))
+            for plan in options.label_plans or (None,):
+                run_name = name if plan is None else plan.dataset_name(name)
+                run_identity = identity if plan is None else identity | plan.identity()
+                runs.append(RunSpec(
+                    run_name, model, seed, config,
+                    config_hash(model, config, run_identity, seed, PROTOCOL_VERSION),
+                    record_path(options.results_dir, run_name, model, seed), run_identity,
+                    overrides, paper_row, label_plan=plan))
     return runs
 
 

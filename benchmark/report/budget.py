@@ -161,7 +161,8 @@ def budget_figure(dataset: str, points: list[Point], reference: dict) -> Figure:
             y = np.array([s.mean for s in stats])
             err = np.array([s.std for s in stats])
             group = line[0].group
-            label = (f"{display_name(group.paper_row)} (n={len(group.seeds)}"
+            seeds = max(len(p.group.seeds) for p in line)
+            label = (f"{display_name(group.paper_row)} (n={seeds}"
                      f"{', quick' if group.quick else ''}{', set' if group.overridden else ''})")
             ax.errorbar(x, y, yerr=err, marker="o", color=colours(i % 10), capsize=3,
                         label=label)
@@ -182,6 +183,7 @@ def budget_figure(dataset: str, points: list[Point], reference: dict) -> Figure:
 
 def _markdown(points: list[Point], rows: list[dict]) -> str:
     budgets = sorted({p.budget for p in points})
+    seeds = max(len(p.group.seeds) for p in points)
     headers = ["curve", "model", "full-label F1", *[f"F1 @ {b:g}" for b in budgets],
                f"budget reaching {TARGET:.0%}", "labels used", "annotation saved"]
     parts = [f"# Annotation saved: the smallest label budget at which a model reaches "
@@ -190,7 +192,7 @@ def _markdown(points: list[Point], rows: list[dict]) -> str:
         table = []
         for row in (r for r in rows if r["dataset"] == dataset):
             by_budget = {p.budget: p for p in row["points"]}
-            cells = [_fmt_stat(by_budget[b].group) if b in by_budget else "–" for b in budgets]
+            cells = [_fmt_stat(by_budget[b].group, seeds) if b in by_budget else "–" for b in budgets]
             reached = row["budget_reached"] is not None
             table.append([
                 row["curve"], display_name(row["points"][0].group.paper_row),
@@ -236,11 +238,14 @@ def _write_csv(path: Path, fields: tuple[str, ...], rows: list[dict]) -> Path:
     return path
 
 
-def _fmt_stat(group: Group) -> str:
+def _fmt_stat(group: Group, seeds: int) -> str:
+    """mean ± std of F1; `(n=k)` when fewer than `seeds` seeds have a defined F1 (a run failed
+    or was not run)."""
     stat = group.stat("f1")
     if stat.n == 0:
         return "n/a"
-    return f"{stat.mean:.4f}" if stat.n == 1 else f"{stat.mean:.4f} ± {stat.std:.4f}"
+    cell = f"{stat.mean:.4f}" if stat.n == 1 else f"{stat.mean:.4f} ± {stat.std:.4f}"
+    return cell if stat.n >= seeds else f"{cell} (n={stat.n})"
 
 
 def _mean(values) -> float:

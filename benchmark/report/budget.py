@@ -192,7 +192,8 @@ def _markdown(points: list[Point], rows: list[dict]) -> str:
         table = []
         for row in (r for r in rows if r["dataset"] == dataset):
             by_budget = {p.budget: p for p in row["points"]}
-            cells = [_fmt_stat(by_budget[b].group, seeds) if b in by_budget else "–" for b in budgets]
+            cells = [_fmt_stat(by_budget[b].group, seeds) if b in by_budget else "–"
+                     for b in budgets]
             reached = row["budget_reached"] is not None
             table.append([
                 row["curve"], display_name(row["points"][0].group.paper_row),

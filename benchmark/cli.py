@@ -14,7 +14,10 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from benchmark.labelling.grid import LabelPlan
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +216,7 @@ def labeller_option_arg(text: str) -> tuple[str, Any]:
         return key, raw
 
 
-def label_plans(args: argparse.Namespace) -> tuple:
+def label_plans(args: argparse.Namespace) -> tuple[LabelPlan, ...]:
     """The `LabelPlan`s of `--label-budget` (one per distinct budget); raises UsageError."""
     from benchmark.grid import UsageError
     from benchmark.labelling.grid import LabelPlan

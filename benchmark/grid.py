@@ -5,6 +5,8 @@ results directory). Per dataset, every (model, seed) run whose record verifies a
 same config hash is skipped (`force` reruns it); the data are prepared once, only if a run is
 pending, and the pending runs fan out (benchmark.run.run_one per run). An interrupted grid keeps
 every finished record and resumes where it stopped. Tables and figures are rebuilt at the end.
+With label plans (`--label-budget`, benchmark.labelling.grid) every (model, seed) runs once per
+plan instead, on training labels from the ALPHA pipeline, recorded as dataset `<name>@<plan key>`.
 """
 
 from __future__ import annotations

@@ -14,7 +14,10 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from benchmark.labelling.grid import LabelPlan
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +137,18 @@ def build_run_all_parser() -> argparse.ArgumentParser:
                         type=override_arg, dest="overrides",
                         help="override a model config field, e.g. logbert.epochs=20 "
                              "(VALUE is read as JSON, else as a string; repeatable)")
+    parser.add_argument("--label-budget", nargs="+", type=float, default=[], metavar="B",
+                        help="train on labels from the ALPHA pipeline, one run per budget "
+                             "(fractions in (0, 1] of the training lines, or of the bags with "
+                             "--label-unit bag); records under runs/<dataset>@budget<B>-…/")
+    parser.add_argument("--labeller", default="oracle",
+                        help="labeller for --label-budget: oracle, noisy-oracle, keywords, "
+                             "replay, llm (default: oracle)")
+    parser.add_argument("--labeller-option", action="append", default=[], metavar="KEY=VALUE",
+                        type=labeller_option_arg, dest="labeller_options",
+                        help="labeller option, e.g. flip=0.1 or path=answers.jsonl (repeatable)")
+    parser.add_argument("--label-unit", default="line", choices=["line", "bag"],
+                        help="what the labeller is asked about (default: line)")
     parser.add_argument("--results-dir", type=Path, default=Path("results"),
                         help="where records, tables and figures go (default: results/)")
     parser.add_argument("--force", action="store_true", help="rerun finished runs")
@@ -166,7 +181,8 @@ def run_all_main(argv: list[str] | None = None, source: Any = None) -> int:
             max_lines=args.max_lines, results_dir=args.results_dir, force=args.force,
             strict=args.strict, max_unparsed=args.max_unparsed, verify=not args.no_verify,
             overrides=group_overrides(args.overrides), backend=args.backend,
-            scheduler=args.scheduler, keep_checkpoints=args.keep_checkpoints, **extra)
+            scheduler=args.scheduler, keep_checkpoints=args.keep_checkpoints,
+            label_plans=label_plans(args), **extra)
         outcome = run_grid(options, source)
     except (UsageError, DataError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -210,6 +226,34 @@ def override_arg(text: str) -> tuple[str, str, Any]:
     except json.JSONDecodeError:
         value = raw
     return model, name, value
+
+
+def labeller_option_arg(text: str) -> tuple[str, Any]:
+    """`KEY=VALUE` → (key, value); VALUE parsed as JSON, else kept a string."""
+    key, sep, raw = text.partition("=")
+    if not (sep and key and raw):
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(raw)
+    except json.JSONDecodeError:
+        return key, raw
+
+
+def label_plans(args: argparse.Namespace) -> tuple[LabelPlan, ...]:
+    """The `LabelPlan`s of `--label-budget` (one per distinct budget); raises UsageError."""
+    from benchmark.grid import UsageError
+    from benchmark.labelling.grid import LabelPlan
+
+    if not args.label_budget:
+        if args.labeller != "oracle" or args.labeller_options or args.label_unit != "line":
+            raise UsageError("--labeller, --labeller-option and --label-unit need "
+                             "--label-budget")
+        return ()
+    try:
+        return tuple(LabelPlan(b, args.labeller, args.label_unit, dict(args.labeller_options))
+                     for b in dict.fromkeys(args.label_budget))
+    except ValueError as err:
+        raise UsageError(f"--label-budget: {err}") from None
 
 
 def group_overrides(items: list[tuple[str, str, Any]]) -> dict[str, dict[str, Any]]:

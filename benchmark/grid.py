@@ -5,6 +5,8 @@ results directory). Per dataset, every (model, seed) run whose record verifies a
 same config hash is skipped (`force` reruns it); the data are prepared once, only if a run is
 pending, and the pending runs fan out (benchmark.run.run_one per run). An interrupted grid keeps
 every finished record and resumes where it stopped. Tables and figures are rebuilt at the end.
+With label plans (`--label-budget`, benchmark.labelling.grid) every (model, seed) runs once per
+plan instead, on training labels from the ALPHA pipeline, recorded as dataset `<name>@<plan key>`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from tqdm.auto import tqdm
 from benchmark.configs import ConfigError
 from benchmark.data.bagset import PreparedDataset
 from benchmark.data.errors import DataError
+from benchmark.labelling.grid import LabelPlan
 from benchmark.protocol import PROTOCOL_VERSION
 from benchmark.records import MAX_SEED
 from benchmark.registry import list_models, model_class, resolve_config
@@ -107,6 +110,9 @@ class GridOptions:
     """Extra Loc@k of the report (Table II-extra, from the score files)."""
     sr_deltas: tuple[float, ...] = ()
     """Extra SR δ of the report (Table II-extra)."""
+    label_plans: tuple[LabelPlan, ...] = ()
+    """Label-budget runs instead of ground-truth ones (`--label-budget`); empty = ground truth.
+    Their records name the dataset `<dataset>@<plan key>` (benchmark.labelling.grid)."""
 
 
 @dataclass
@@ -223,10 +229,14 @@ def _plan_dataset(name: str, models: list[str], options: GridOptions, source: Da
             raise UsageError(f"--set: {err}") from None
         paper_row = getattr(model_class(model), "paper_row", None) or model
         for seed in dict.fromkeys(options.seeds):
-            runs.append(RunSpec(name, model, seed, config,
-                                config_hash(model, config, identity, seed, PROTOCOL_VERSION),
-                                record_path(options.results_dir, name, model, seed), identity,
-                                overrides, paper_row))
+            for plan in options.label_plans or (None,):
+                run_name = name if plan is None else plan.dataset_name(name)
+                run_identity = identity if plan is None else identity | plan.identity()
+                runs.append(RunSpec(
+                    run_name, model, seed, config,
+                    config_hash(model, config, run_identity, seed, PROTOCOL_VERSION),
+                    record_path(options.results_dir, run_name, model, seed), run_identity,
+                    overrides, paper_row, label_plan=plan))
     return runs
 
 

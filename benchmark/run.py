@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from benchmark.data.bagset import PreparedDataset
+from benchmark.labelling.grid import LabelPlan
 from benchmark.protocol import PROTOCOL_VERSION, evaluate, loc_key
 from benchmark.records import RunRecord, plain
 from benchmark.store import write_record
@@ -41,6 +42,9 @@ class RunSpec:
     overrides: dict[str, Any] = field(default_factory=dict)
     """Config fields set from the command line (`--set`), recorded as `config_overrides`."""
     paper_row: str = ""
+    label_plan: LabelPlan | None = None
+    """Where the training bag labels come from (benchmark.labelling); None = the ground truth.
+    `dataset` is then `<base dataset>@<plan key>` and `identity` includes the plan."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,12 @@ def run_one(spec: RunSpec, dataset: PreparedDataset, context: RunContext) -> Pat
     from benchmark.threads import default_threads
 
     torch.set_num_threads(context.threads or default_threads(jobs=1))
+    extras = {}
+    if spec.label_plan is not None:
+        plan = spec.label_plan
+        dataset, summary = plan.apply(dataset, spec.seed)
+        base = spec.dataset.removesuffix(plan.dataset_name(""))
+        extras["label_budget"] = plan.record_extras(base, summary)
     seed_everything(spec.seed)
     ckpt = checkpoint.checkpoint_path(context.results_dir, spec.dataset, spec.model, spec.seed,
                                       spec.config_hash)
@@ -98,7 +108,7 @@ def run_one(spec: RunSpec, dataset: PreparedDataset, context: RunContext) -> Pat
         environment={"device": context.device, "torch_threads": torch.get_num_threads(),
                      "libraries": context.libraries, "python": context.python,
                      "git_commit": context.git_commit},
-        finished_at=datetime.now(UTC).isoformat(timespec="seconds"))
+        finished_at=datetime.now(UTC).isoformat(timespec="seconds"), extras=extras)
     write_record(spec.path, record)
     if not context.keep_checkpoints:
         checkpoint.remove(ckpt)

@@ -114,6 +114,13 @@ class BagSet:
             self.templates,
         )
 
+    def with_labels(self, labels: np.ndarray) -> BagSet:
+        """The same bags (same line array, no copy) carrying other bag labels (B,) 0/1."""
+        labels = np.asarray(labels)
+        if labels.shape != self._labels.shape:
+            raise ValueError(f"{labels.shape} labels for {len(self)} bags")
+        return BagSet(self._line_templates, self._starts, self._ends, labels, self.templates)
+
     def padded(
         self, indices: np.ndarray, drop: np.ndarray | None = None, width: int | None = None
     ) -> tuple[np.ndarray, np.ndarray]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from benchmark.report.budget import plain_records, write_budget_report
 from benchmark.report.figures import write_figures
 from benchmark.report.tables import build_tables, write_tables
 from benchmark.store import load_records
@@ -16,19 +17,23 @@ def build_report(results_dir: Path, loc_ks: tuple[int, ...] = (),
                  sr_deltas: tuple[float, ...] = ()) -> list[Path]:
     """Tables I–III into `<results_dir>/tables/`, iso-F1 figures into `<results_dir>/figures/`;
     with `loc_ks` or `sr_deltas`, also Table II-extra (`table2_extra.*`): Loc@k and SR@δ
-    recomputed from the runs' score files.
+    recomputed from the runs' score files. The label-budget records (ALPHA) only feed the
+    label-budget figures and the annotation-saved table (benchmark.report.budget).
 
     Returns the written paths. With no record, the tables still list the paper's numbers.
     """
     results_dir = Path(results_dir)
     records = load_records(results_dir)
-    log.info("report: %d run record(s) under %s", len(records), results_dir / "runs")
-    tables = build_tables(records)
+    plain = plain_records(records)
+    log.info("report: %d run record(s) under %s (%d label-budget)", len(records),
+             results_dir / "runs", len(records) - len(plain))
+    tables = build_tables(plain)
     if loc_ks or sr_deltas:
         from benchmark.report.rescore import extra_table, rescored_records
 
-        rescored = rescored_records(records, results_dir, tuple(loc_ks), tuple(sr_deltas))
-        tables.append(extra_table(records, rescored, tuple(loc_ks), tuple(sr_deltas)))
+        rescored = rescored_records(plain, results_dir, tuple(loc_ks), tuple(sr_deltas))
+        tables.append(extra_table(plain, rescored, tuple(loc_ks), tuple(sr_deltas)))
     paths = write_tables(tables, results_dir / "tables")
-    paths += write_figures(records, results_dir / "figures")
+    paths += write_figures(plain, results_dir / "figures")
+    paths += write_budget_report(records, results_dir / "tables", results_dir / "figures")
     return paths

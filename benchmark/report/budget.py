@@ -28,6 +28,7 @@ from tabulate import tabulate
 
 from benchmark.records import RunRecord
 from benchmark.report.aggregate import MODEL_ORDER, Group, group_records, ordered
+from benchmark.report.figures import save_figure
 from benchmark.report.paper_reference import dataset_display_name, display_name
 
 TARGET = 0.95
@@ -108,7 +109,7 @@ def write_budget_report(records: list[RunRecord], tables_dir: Path, figures_dir:
         fig = budget_figure(dataset, [p for p in points if p.dataset == dataset], reference)
         for ext in ("png", "pdf"):
             path = figures_dir / f"label_budget_{dataset}.{ext}"
-            fig.savefig(path, dpi=150, bbox_inches="tight")
+            save_figure(fig, path)
             paths.append(path)
     paths.append(_write_csv(tables_dir / "label_budget.csv", POINT_FIELDS,
                             [_point_row(p) for p in points]))

@@ -46,9 +46,16 @@ def write_figures(records: list[RunRecord], out_dir: Path) -> list[Path]:
         out_dir.mkdir(parents=True, exist_ok=True)
         for ext in ("png", "pdf"):
             path = out_dir / f"iso_f1_{dataset}.{ext}"
-            fig.savefig(path, dpi=150, bbox_inches="tight")
+            save_figure(fig, path)
             paths.append(path)
     return paths
+
+
+def save_figure(fig: Figure, path: Path) -> None:
+    """PNG or PDF at 150 dpi, without a creation date, so a rebuild from the same records gives
+    the same bytes."""
+    metadata = {"CreationDate": None} if path.suffix == ".pdf" else None
+    fig.savefig(path, dpi=150, bbox_inches="tight", metadata=metadata)
 
 
 def iso_f1_figure(dataset: str, groups: list[Group]) -> Figure:

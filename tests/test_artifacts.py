@@ -6,12 +6,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tiny_template_model
+from test_packaging import run_report_only_light
 from test_runner import Data, argv
 
 from benchmark import artifacts, cli, store
@@ -124,14 +124,7 @@ def test_report_only_on_a_fresh_clone_rebuilds_the_tables_byte_for_byte(results,
 
 
 def test_report_only_with_extra_metrics_does_not_import_torch(results):
-    code = ("import sys; from benchmark.cli import run_all_main; "
-            f"rc = run_all_main(['--report-only', '--results-dir', {str(results)!r}, "
-            f"{', '.join(repr(a) for a in EXTRA)}]); assert rc == 0, rc; "
-            "heavy = [m for m in ('torch', 'gensim', 'drain3') if m in sys.modules]; "
-            "assert not heavy, heavy")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)})
-    assert out.returncode == 0, out.stderr[-2000:]
+    run_report_only_light(results, *EXTRA)
     assert (results / "tables" / "table2_extra.md").is_file()
 
 

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 import tiny_template_model
-from conftest import make_tiny_dataset
+from test_runner import Data
 
-from benchmark import grid, store
+from benchmark import store
 from benchmark.cli import run_all_main
 
 MODEL = tiny_template_model.NAME
@@ -34,21 +34,6 @@ def tiny_model():
     tiny_template_model.register()
     yield
     tiny_template_model.unregister()
-
-
-class Source:
-    def __init__(self) -> None:
-        self.prepared = 0
-
-    def prepare(self, name, **kwargs):
-        self.prepared += 1
-        return make_tiny_dataset(bags_per_split=24)
-
-    def identity(self, name, **kwargs):
-        return {"card": "tiny"}
-
-    def data_source(self) -> grid.DataSource:
-        return grid.DataSource(prepare=self.prepare, identity=self.identity)
 
 
 def argv(results: Path, *extra: str) -> list[str]:
@@ -73,7 +58,7 @@ RECORD_DAMAGE = {
 
 @pytest.mark.parametrize("damage", sorted(RECORD_DAMAGE))
 def test_damaged_record_is_quarantined_unreported_and_rerun(tmp_path, capsys, caplog, damage):
-    assert run_all_main(argv(tmp_path), Source().data_source()) == 0
+    assert run_all_main(argv(tmp_path), Data().source()) == 0
     path = store.record_path(tmp_path, "tiny", MODEL, 0)
     good = json.loads(path.read_text())
     RECORD_DAMAGE[damage](path)
@@ -86,8 +71,8 @@ def test_damaged_record_is_quarantined_unreported_and_rerun(tmp_path, capsys, ca
     table = (tmp_path / "tables" / "table1.md").read_text()
     assert not re.search(rf"\| {MODEL}\s*\| 1", table)  # never reported
 
-    source = Source()
-    assert run_all_main(argv(tmp_path), source.data_source()) == 0  # redone, not skipped
+    source = Data()
+    assert run_all_main(argv(tmp_path), source.source()) == 0  # redone, not skipped
     assert source.prepared == 1 and "1 finished" in capsys.readouterr().out
     assert json.loads(path.read_text())["metrics"] == good["metrics"]
 
@@ -105,16 +90,16 @@ def test_damaged_record_is_quarantined_unreported_and_rerun(tmp_path, capsys, ca
     (["--max-lines", "0"], "--max-lines must be ≥ 1"),
 ])
 def test_bad_options_exit_2_before_any_data_work(tmp_path, capsys, option, message):
-    source = Source()
-    assert run_all_main(argv(tmp_path, *option), source.data_source()) == 2
+    source = Data()
+    assert run_all_main(argv(tmp_path, *option), source.source()) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and source.prepared == 0
     assert not (tmp_path / "runs").exists()  # no record of an untrained model
 
 
 def test_dropout_out_of_range_is_refused_for_a_real_model(tmp_path, capsys):
-    assert run_all_main(["--models", "logmilp", "--set", "logmilp.dropout=2", "--results-dir",
-                         str(tmp_path)], Source().data_source()) == 2
+    assert run_all_main(["--datasets", "tiny", "--models", "logmilp", "--set", "logmilp.dropout=2",
+                         "--results-dir", str(tmp_path)], Data().source()) == 2
     assert "logmilp.dropout must be < 1, got 2" in capsys.readouterr().err
 
 
@@ -125,8 +110,8 @@ def test_results_dir_that_cannot_be_written_fails_before_training(tmp_path, caps
         results.write_text("not a directory")
     else:
         results = Path("/proc/logmilp-bench-results")  # no one, not even root, creates this
-    source = Source()
-    assert run_all_main(argv(results), source.data_source()) == 2
+    source = Data()
+    assert run_all_main(argv(results), source.source()) == 2
     err = capsys.readouterr().err
     assert "--results-dir" in err and "not writable" in err and source.prepared == 0
 
@@ -174,6 +159,6 @@ def test_kill_during_the_record_write_leaves_no_temp_file_after_the_rerun(tmp_pa
     run_dir = store.record_path(tmp_path, "tiny", MODEL, 0).parent
     assert list(run_dir.glob(".seed0.json.*.tmp")) and not (run_dir / "seed0.json").exists()
 
-    assert run_all_main(argv(tmp_path), Source().data_source()) == 0
+    assert run_all_main(argv(tmp_path), Data().source()) == 0
     assert sorted(p.name for p in run_dir.iterdir()) == ["seed0.json"]
     assert store.read_record(run_dir / "seed0.json") is not None

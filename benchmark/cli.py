@@ -143,10 +143,11 @@ def build_run_all_parser() -> argparse.ArgumentParser:
                              "--label-unit bag); records under runs/<dataset>@budget<B>-…/")
     parser.add_argument("--labeller", default="oracle",
                         help="labeller for --label-budget: oracle, noisy-oracle, keywords, "
-                             "replay, llm (default: oracle)")
+                             "replay, llm, drift (default: oracle)")
     parser.add_argument("--labeller-option", action="append", default=[], metavar="KEY=VALUE",
                         type=labeller_option_arg, dest="labeller_options",
-                        help="labeller option, e.g. flip=0.1 or path=answers.jsonl (repeatable)")
+                        help="labeller option, e.g. flip=0.1, path=answers.jsonl or (drift) "
+                             "source=<dataset card> source_file=<raw log> (repeatable)")
     parser.add_argument("--label-unit", default="line", choices=["line", "bag"],
                         help="what the labeller is asked about (default: line)")
     parser.add_argument("--results-dir", type=Path, default=Path("results"),

@@ -29,7 +29,7 @@ from benchmark.labelling.replay import RecordingLabeller, text_key, write_replay
 
 
 def test_registry_lists_every_labeller_and_rejects_unknown_names() -> None:
-    assert list_labellers() == ["keywords", "llm", "noisy-oracle", "oracle", "replay"]
+    assert list_labellers() == ["drift", "keywords", "llm", "noisy-oracle", "oracle", "replay"]
     with pytest.raises(KeyError, match="unknown labeller 'gpt'"):
         get_labeller("gpt")
 

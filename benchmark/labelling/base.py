@@ -9,9 +9,11 @@ need and text-only labellers ignore. Every labeller counts the labels it was ask
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -59,12 +61,25 @@ class Labeller(ABC):
         labels, conf = self._label(texts, ids_arr)
         return Labels(np.asarray(labels, dtype=np.int8), np.asarray(conf, dtype=np.float64))
 
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> None:
+        """Raise ValueError when `options` cannot build this labeller, checked before any run
+        (here: an option the constructor does not take; subclasses add their own checks)."""
+        params = inspect.signature(cls.__init__).parameters
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            return
+        known = sorted(set(params) - {"self"})
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            raise ValueError(f"{cls.name}: unknown option(s) {', '.join(unknown)}; known: "
+                             f"{', '.join(known) or 'none'}")
+
     @abstractmethod
     def _label(self, texts: list[str], ids: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Return labels (n,) and confidences (n,) for a non-empty batch."""
 
 
-_REGISTRY: dict[str, Callable[..., Labeller]] = {}
+_REGISTRY: dict[str, type[Labeller]] = {}
 
 
 def register_labeller(name: str) -> Callable[[type[Labeller]], type[Labeller]]:
@@ -85,6 +100,13 @@ def get_labeller(name: str, **options: object) -> Labeller:
     if name not in _REGISTRY:
         raise KeyError(f"unknown labeller {name!r}; known: {', '.join(list_labellers())}")
     return _REGISTRY[name](**options)
+
+
+def check_labeller_options(name: str, options: Mapping[str, Any]) -> None:
+    """The registered labeller's `check_options`; ValueError for an unknown name too."""
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown labeller {name!r}; known: {', '.join(list_labellers())}")
+    _REGISTRY[name].check_options(options)
 
 
 def list_labellers() -> list[str]:

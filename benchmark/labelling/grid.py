@@ -17,7 +17,7 @@ from typing import Any
 
 from benchmark.data.bagset import PreparedDataset
 from benchmark.labelling.alpha import AlphaSettings
-from benchmark.labelling.base import list_labellers
+from benchmark.labelling.base import LabellingError, check_labeller_options, list_labellers
 from benchmark.labelling.budget import UNITS, build_labeller, relabel_dataset
 
 PLAN_SEPARATOR = "@"
@@ -45,6 +45,7 @@ class LabelPlan:
                              f"{', '.join(list_labellers())}")
         if self.unit not in UNITS:
             raise ValueError(f"label unit must be one of {UNITS}, got {self.unit!r}")
+        check_labeller_options(self.labeller, self.options)
 
     @property
     def key(self) -> str:
@@ -64,6 +65,11 @@ class LabelPlan:
         and the pipeline's summary."""
         labeller = build_labeller(self.labeller, dataset.splits["train"], seed, unit=self.unit,
                                   **self.options)
+        source = getattr(labeller, "source_input", None)
+        if source is not None and source == dataset.summary.get("input"):
+            raise LabellingError(f"labeller {self.labeller!r}: its source is the same log as "
+                                 f"dataset {dataset.name!r} (its labels would leak into "
+                                 "training); pick another source")
         return relabel_dataset(dataset, self.budget, labeller, seed, unit=self.unit,
                                settings=self.settings)
 

@@ -15,7 +15,11 @@ target template asked about once against its label (anomalous when ≥ half of i
 rule the drift labeller's knowledge uses). Precision, recall, F1 (class 1 = anomalous) and the
 labeller's query count. Rows: `drift` with its defaults; `drift-any` (a source template is
 known-anomalous when any line is); `drift-sem` / `drift-fuzzy` (semantic or fuzzy similarity
-alone); `keywords` (reads no source). Deterministic: no randomness anywhere.
+alone); `keywords` (reads no source); `text-majority` (not a labeller, a reference that reads the
+target's truth: each line gets its template's majority label — the most *accurate* answer a
+labeller reading one template text can give, not the best F1 — and its template level is 1 by
+construction). Under each pair: the spread of the drift labeller's similarity to the nearest
+known-normal text over the target's normal and anomalous templates. No randomness anywhere.
 """
 
 from __future__ import annotations
@@ -116,6 +120,17 @@ def score(labeller, system: System) -> tuple[dict, dict]:
     return line, tmpl
 
 
+def text_majority(system: System) -> dict:
+    """Line-level agreement of the target's own template majority (see the module docstring)."""
+    from benchmark.labelling.budget import agreement
+
+    n = np.bincount(system.line_templates, minlength=len(system.texts))
+    pos = np.bincount(system.line_templates, weights=system.line_labels,
+                      minlength=len(system.texts))
+    majority = pos >= 0.5 * np.maximum(n, 1)
+    return agreement(system.line_labels, majority[system.line_templates])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--loghub", type=Path, default=LOGHUB, help="Loghub 2k directory")
@@ -141,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         real = [s.name for s in systems[2:]]
         pairs += [(a, b) for a in real for b in real if a != b]
         pairs += [("synthetic-A", b) for b in real]
-        print(f"\n{'source → target':<30} {'labeller':<12} {'line P':>7} {'R':>6} {'F1':>6} "
+        print(f"\n{'source → target':<30} {'labeller':<13} {'line P':>7} {'R':>6} {'F1':>6} "
               f"{'queries':>7} | {'tmpl P':>7} {'R':>6} {'F1':>6} {'queries':>7}")
         for source, target in pairs:
             labellers = {name: DriftLabeller.from_dataset(by_name[source].dataset, **options)
@@ -149,10 +164,22 @@ def main(argv: list[str] | None = None) -> int:
             labellers["keywords"] = KeywordLabeller()
             for name, labeller in labellers.items():
                 line, tmpl = score(labeller, by_name[target])
-                print(f"{source + ' → ' + target:<30} {name:<12} {line['precision']:>7.3f} "
+                print(f"{source + ' → ' + target:<30} {name:<13} {line['precision']:>7.3f} "
                       f"{line['recall']:>6.3f} {line['f1']:>6.3f} {line['queries']:>7} | "
                       f"{tmpl['precision']:>7.3f} {tmpl['recall']:>6.3f} {tmpl['f1']:>6.3f} "
                       f"{tmpl['queries']:>7}")
+            texts, truth = template_truth(by_name[target])
+            s_n = labellers["drift"].similarities(texts)[0]
+            spread = "; ".join(
+                f"{what} {np.min(s_n[truth == c]):.2f}/{np.median(s_n[truth == c]):.2f}/"
+                f"{np.max(s_n[truth == c]):.2f}" for what, c in (("normal", 0), ("anomalous", 1))
+                if (truth == c).any())
+            print(f"{'':<30} {'':<13} drift's sim to the nearest known-normal text, target "
+                  f"templates (min/median/max): {spread}")
+            ceiling = text_majority(by_name[target])
+            print(f"{source + ' → ' + target:<30} {'text-majority':<13} "
+                  f"{ceiling['precision']:>7.3f} {ceiling['recall']:>6.3f} {ceiling['f1']:>6.3f} "
+                  f"{'-':>7} | {'-':>7} {'-':>6} {'-':>6} {'-':>7}")
     return 0
 
 

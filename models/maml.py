@@ -103,7 +103,7 @@ class MAML(MetaBagModel):
     def build_network(self, train: BagSet, val: BagSet) -> MAMLNet:
         cfg = self.config
         encoder = MILEncoder(self.context.templates, cfg.hidden_dim, cfg.attention_dim)
-        return MAMLNet(encoder, cfg.hidden_dim)
+        return MAMLNet(encoder, encoder.output_dim)
 
     def episode_loss(self, episode: Episode) -> torch.Tensor:
         """Query BCE under the parameters adapted on the support (inner loop)."""

@@ -54,8 +54,11 @@ Params = dict[str, torch.Tensor]
 class MAMLConfig(EpisodeSettings):
     """Episode settings plus inner_lr α, inner_steps (meta-training), adapt_steps (at
     adaptation), first_order (True: first-order MAML; False: full second-order MAML) and
-    tasks_per_step (tasks per outer update)."""
+    tasks_per_step (tasks per outer update). The outer AdamW lr is 1e-2: at the harness's 1e-3
+    the planted test task was not learned in 60 outer steps (bag probabilities stayed 0.5 ± 0.02,
+    AUC 0.53), at 1e-2 it was (AUC 1.0), full and first-order alike."""
 
+    lr: float = positive(1e-2)
     inner_lr: float = positive(0.1)
     inner_steps: int = positive(3)
     adapt_steps: int = positive(5)

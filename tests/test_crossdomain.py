@@ -46,7 +46,7 @@ def two_systems() -> tuple[PreparedDataset, PreparedDataset]:
     a = make_tiny_dataset(seed=0, bags_per_split=24)
     b = make_tiny_dataset(seed=1, bags_per_split=24)
     n = a.templates.size
-    b_texts = tuple(t if i < 10 or i >= n - 2 else f"zq{i} widget xylo{i} <*>"
+    b_texts = tuple(t if i < 10 or i >= n - 2 else f"zq widget {'k' * i} <*>"
                     for i, t in enumerate(b.templates.texts))
     return renamed(a, "sys-a", a.templates.texts), renamed(b, "sys-b", b_texts)
 
@@ -58,7 +58,7 @@ def test_shared_table_gives_one_id_and_one_vector_per_text(kind):
     sa, sb = shared["sys-a"], shared["sys-b"]
     assert sa.templates is sb.templates
     table = sa.templates
-    assert len(set(table.texts)) == table.size == a.templates.size + 10
+    assert len(set(table.texts)) == table.size == 2 * a.templates.size - 12
     for data, own in ((sa, a), (sb, b)):
         for split in ("train", "val", "test"):
             new, old = data.splits[split].bags, own.splits[split].bags
@@ -129,8 +129,8 @@ def test_maml_full_and_first_order_differ_and_both_learn_the_planted_task():
     test = data.splits["test"].bags
     scores = {}
     for first_order in (False, True):
-        model = fit("maml", data, first_order=first_order, epochs=6, inner_steps=2,
-                    steps_per_epoch=10)
+        model = fit("maml", data, first_order=first_order, epochs=6, patience=6,
+                    inner_steps=2, steps_per_epoch=10)
         p = model.score(test).probabilities
         scores[first_order] = p
         assert best_f1_threshold(p, test.labels).f1 > 0.75, f"first_order={first_order}"

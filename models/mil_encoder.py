@@ -5,10 +5,11 @@ buffer) → per-instance MLP z_i = ReLU(W_2 ReLU(W_1 x_i)) (B, W, h) → gated a
 Ilse, Tomczak & Welling (2018), a_i = softmax_i(wᵀ(tanh(V z_i) ⊙ sigmoid(U z_i))) over the bag's
 real instances → bag embedding e = [Σ_i a_i z_i ; max_i z_i] (B, 2h). The max-pooled half is an
 addition to Ilse et al.: an anomaly here is often 1–5 lines in a window of ~60, and without it
-the embedding of such a bag stays close to its normal lines' mean (measured on the synthetic
-pair: ProtoNet's source-to-target AUC stayed near 0.5 with attention pooling alone). The
-attention weights a are the instance scores of both models. No dropout and no normalisation layer, so `torch.func.functional_call`
-with substituted parameters (MAML's inner loop) is the plain forward pass. A bag with no real
+the embedding of such a bag stays close to its normal lines' mean (measured, quick ProtoNet,
+seed 0, trained and tested on synthetic-b with 60 000 lines: test AUC 0.68 with attention pooling
+alone, 0.78 with the max-pooled half). The attention weights a are the instance scores of both
+models. No dropout and no normalisation layer, so `torch.func.functional_call` with substituted
+parameters (MAML's inner loop) is the plain forward pass. A bag with no real
 instance (its only line dropped) gets attention 0 everywhere and the zero embedding.
 """
 

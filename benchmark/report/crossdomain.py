@@ -2,8 +2,9 @@
 
 From the cross-domain records (benchmark.crossdomain, `extras["cross_domain"]`):
 - `tables/crossdomain.md`: rows = models; columns = target pair × K shots; cells = test F1
-  mean ± std over seeds (numpy, ddof = 0; one seed: the mean alone; `(n=k)` when fewer seeds
-  than the pair's most have a defined F1), "–" where nothing ran;
+  (then, in a second table, ROC-AUC) mean ± std over seeds (numpy, ddof = 0; one seed: the
+  mean alone; `(n=k)` when fewer seeds than the pair's most have a defined value), "–" where
+  nothing ran;
 - `tables/crossdomain.csv`: one tidy row per (pair, model, K): seeds, F1 and AUC mean / std;
 - `figures/crossdomain_shots.{png,pdf}`: test F1 (mean ± std) against K, one panel per pair,
   one line per model.
@@ -82,7 +83,28 @@ def write_crossdomain_report(records: list[RunRecord], tables_dir: Path, figures
 
 
 def crossdomain_markdown(cells: list[Cell]) -> str:
-    """Rows = models, columns = pair × K (see the module docstring)."""
+    """Rows = models, columns = pair × K (see the module docstring); F1, then AUC."""
+    flags = [c.group for c in cells]
+    parts = ["# Cross-domain: test F1 on the target after training on the sources and adapting "
+             "with K labelled target bags per class\n", _grid(cells, "f1"), "",
+             "## ROC-AUC on the target's test split (same runs)\n", _grid(cells, "auc"), "",
+             "- Columns: sources→target (`@word2vec`: Word2Vec fitted on the sources; otherwise "
+             "hashed n-gram template vectors) and K = support bags per class (normal, "
+             "anomalous) drawn with the seed from the target's training split; K = 0: no "
+             "adaptation.",
+             "- Adaptation: ProtoNet = prototypes from the support; MAML = inner-loop steps on "
+             "the support; every other model = the generic fine-tune (its own loss on the "
+             "support). τ from the target's validation split; the test split scored once.",
+             "- mean ± std over seeds (numpy, ddof = 0); (n=k) = fewer seeds with a defined "
+             "value than the pair's other cells; n/a = undefined in every seed; – = not run."]
+    if any(g.quick for g in flags):
+        parts.append("- (quick) runs: small data and each model's quick settings.")
+    if any(g.overridden for g in flags):
+        parts.append("- Some runs used `--set` overrides (see the records' config_overrides).")
+    return "\n".join(parts) + "\n"
+
+
+def _grid(cells: list[Cell], metric: str) -> str:
     columns = list(dict.fromkeys((c.pair, c.shots) for c in cells))
     models = sorted({c.model for c in cells}, key=_model_key)
     index = {(c.pair, c.model, c.shots): c for c in cells}
@@ -93,27 +115,10 @@ def crossdomain_markdown(cells: list[Cell]) -> str:
         row = [display_name(next(c.group.paper_row for c in cells if c.model == model))]
         for pair, k in columns:
             cell = index.get((pair, model, k))
-            row.append(MISSING if cell is None else _fmt(cell.group, most[pair]))
+            row.append(MISSING if cell is None else _fmt(cell.group, most[pair], metric))
         rows.append(row)
     headers = ["Model", *[f"{pair} K={k}" for pair, k in columns]]
-    flags = [c.group for c in cells]
-    parts = ["# Cross-domain: test F1 on the target after training on the sources and adapting "
-             "with K labelled target bags per class\n",
-             tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True), "",
-             "- Columns: sources→target (`@word2vec`: Word2Vec fitted on the sources; otherwise "
-             "hashed n-gram template vectors) and K = support bags per class (normal, "
-             "anomalous) drawn with the seed from the target's training split; K = 0: no "
-             "adaptation.",
-             "- Adaptation: ProtoNet = prototypes from the support; MAML = inner-loop steps on "
-             "the support; every other model = the generic fine-tune (its own loss on the "
-             "support). τ from the target's validation split; the test split scored once.",
-             "- F1 mean ± std over seeds (numpy, ddof = 0); (n=k) = fewer seeds with a defined "
-             "F1 than the pair's other cells; – = not run."]
-    if any(g.quick for g in flags):
-        parts.append("- (quick) runs: small data and each model's quick settings.")
-    if any(g.overridden for g in flags):
-        parts.append("- Some runs used `--set` overrides (see the records' config_overrides).")
-    return "\n".join(parts) + "\n"
+    return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
 
 
 def shots_figure(cells: list[Cell]) -> Figure:
@@ -155,8 +160,8 @@ def _csv_row(cell: Cell) -> dict:
             for k, v in values.items()}
 
 
-def _fmt(group: Group, seeds: int) -> str:
-    stat = group.stat("f1")
+def _fmt(group: Group, seeds: int, metric: str) -> str:
+    stat = group.stat(metric)
     if stat.n == 0:
         return "n/a"
     cell = f"{stat.mean:.4f}" if stat.n == 1 else f"{stat.mean:.4f} ± {stat.std:.4f}"

@@ -6,41 +6,31 @@ enough bags (with replacement otherwise), from a numpy Generator seeded with the
 source dataset whose training split lacks one class gives no episode. Trained on one dataset
 (`fit`), episodes are drawn within it.
 
-`MetaBagModel` owns the loop: `torch.manual_seed(seed)`, the network, `steps_per_epoch` outer
-steps per epoch (each the mean `episode_loss` of `tasks_per_step` episodes; AdamW, gradient
-clipping from the shared trainer), then early stopping on the mean over source datasets of the
+`MetaBagModel` trains with the shared trainer (benchmark.trainer.train_network: AdamW,
+gradient clipping, early stopping, end-of-epoch checkpoints and bit-identical resume) whose
+per-step loss ignores the trainer's batch and is the mean `episode_loss` of `tasks_per_step`
+episodes from an `EpisodeSampler` (its Generator state is checkpointed with the run), for
+`steps_per_epoch` steps per epoch. Early stopping is on the mean over source datasets of the
 validation F1 at the best threshold (`domain_score`; datasets whose validation split lacks a
-class are skipped), keeping the best epoch's weights. Every source dataset gets one fixed
-validation support set (`shots` bags per class of its training split, drawn once per run) that
-models which adapt before scoring (MAML) use in `domain_score`. Unlike the shared trainer, no
-end-of-epoch checkpoint is written: an interrupted run restarts from epoch 1.
+class are skipped). Every source dataset gets one fixed validation support set (`shots` bags per
+class of its training split, drawn once per run) that models which adapt before scoring (MAML)
+use in `domain_score`.
 """
 
 from __future__ import annotations
 
-import copy
-import logging
+import json
 from abc import abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from benchmark.configs import positive
-from benchmark.data.bagset import BagSet
+from benchmark.data.bagset import BagSet, concat_bagsets
 from benchmark.threshold import best_f1_threshold
 from benchmark.trained_model import TrainedBagModel
-from benchmark.trainer import (
-    BagBatch,
-    Optimiser,
-    TrainHistory,
-    TrainSettings,
-    check_finite,
-    make_batch,
-)
-
-log = logging.getLogger(__name__)
+from benchmark.trainer import BagBatch, TrainSettings, make_batch, train_network
 
 
 @dataclass(frozen=True)
@@ -94,6 +84,24 @@ def sample_episode(domains: list[BagSet], shots: int, queries: int,
     return Episode(bags, np.concatenate(support), np.concatenate(query))
 
 
+class EpisodeSampler:
+    """Draws episodes from `domains` with its own seeded Generator; its state is checkpointed
+    (`get_state` / `set_state`, the trainer's Stateful) so a resumed run draws the same ones."""
+
+    def __init__(self, domains: list[BagSet], shots: int, queries: int, seed: int) -> None:
+        self.domains, self.shots, self.queries = domains, shots, queries
+        self.rng = np.random.default_rng(seed)
+
+    def draw(self) -> Episode:
+        return sample_episode(self.domains, self.shots, self.queries, self.rng)
+
+    def get_state(self) -> dict[str, str]:
+        return {"bit_generator": json.dumps(self.rng.bit_generator.state)}
+
+    def set_state(self, state: dict[str, str]) -> None:
+        self.rng.bit_generator.state = json.loads(state["bit_generator"])
+
+
 class MetaBagModel(TrainedBagModel):
     """Base of the episodically trained bag classifiers (trains_on "all", drop_mode "delete")."""
 
@@ -125,46 +133,28 @@ class MetaBagModel(TrainedBagModel):
 
     def fit_sources(self, trains: list[BagSet], vals: list[BagSet]) -> MetaBagModel:
         """Episodic training on source datasets (see the module docstring). Returns self."""
-        cfg, device, seed = self.config, self.context.device, self.context.seed
+        cfg, seed = self.config, self.context.seed
         episodic = [t for t in trains if all(len(c) for c in class_indices(t))]
         if not episodic:
             raise ValueError(f"{self.name}: no training dataset holds both normal and anomalous "
                              "bags; episodes need both classes")
         torch.manual_seed(seed)
-        rng = np.random.default_rng(seed)
-        self.net_ = self.build_network(trains[0], vals[0]).to(device)
-        supports = [draw_per_class(t, cfg.shots, rng) for t in trains]
-        optimiser = Optimiser(self.net_, cfg.lr, cfg.weight_decay, cfg.grad_clip, device)
-        history, best_score, best_state, waited = TrainHistory(), -np.inf, None, 0
-        for epoch in tqdm(range(1, cfg.epochs + 1), desc=f"{self.name} seed {seed}",
-                          unit="epoch", leave=False):
-            self.net_.train()
-            total = 0.0
-            for step in range(cfg.steps_per_epoch):
-                episodes = [sample_episode(episodic, cfg.shots, cfg.queries, rng)
-                            for _ in range(cfg.tasks_per_step)]
-                loss = torch.stack([self.episode_loss(e) for e in episodes]).mean()
-                check_finite(loss, self.name, seed, epoch, step + 1)
-                optimiser.step(loss)
-                total += float(loss.detach())
-            history.losses.append(total / cfg.steps_per_epoch)
-            self.net_.eval()
+        self.net_ = self.build_network(trains[0], vals[0]).to(self.context.device)
+        support_rng = np.random.default_rng([seed, 1])
+        supports = [draw_per_class(t, cfg.shots, support_rng) for t in trains]
+        sampler = EpisodeSampler(episodic, cfg.shots, cfg.queries, seed)
+
+        def meta_loss(_: BagBatch) -> torch.Tensor:
+            return torch.stack([self.episode_loss(sampler.draw())
+                                for _ in range(cfg.tasks_per_step)]).mean()
+
+        def validate() -> float:
             self.after_epoch(trains)
-            score = self._validation_score(trains, vals, supports)
-            history.val_scores.append(score)
-            if score > best_score:
-                best_score, best_state, waited = score, copy.deepcopy(self.net_.state_dict()), 0
-                history.best_epoch = epoch
-            else:
-                waited += 1
-                if waited >= cfg.patience:
-                    history.stopped_early = True
-                    break
-        self.net_.load_state_dict(best_state)
-        self.net_.eval()
-        self.history_ = history
-        log.info("%s seed %d: best epoch %d of %d (val %.4f)", self.name, seed,
-                 history.best_epoch, len(history.losses), best_score)
+            return self._validation_score(trains, vals, supports)
+
+        self.history_ = train_network(self.net_, concat_bagsets(trains), meta_loss, validate, cfg,
+                                      self.context, self.name, sampler="weighted",
+                                      extra_state={"episodes": sampler})
         return self
 
     def _validation_score(self, trains: list[BagSet], vals: list[BagSet],

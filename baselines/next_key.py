@@ -144,6 +144,12 @@ class NextKeyDetector(TrainedBagModel):
         self.seen_ = torch.cat([self.seen_, self.seen_.new_zeros(1)])
         self.net_.add_unknown_template()
 
+    def extend_to(self, bags: BagSet) -> None:
+        """Templates of the bags fine-tuned on count as seen (cross-domain adaptation): they
+        may be predicted inside the top-g; as input they stay UNK (the token map is kept)."""
+        seen = seen_templates(bags, len(self.seen_))
+        self.seen_ = self.seen_ | torch.from_numpy(seen).to(self.seen_.device)
+
     def batch_loss(self, batch: BagBatch) -> torch.Tensor:
         """Cross-entropy of every line's template given its history."""
         windows, targets = history_windows(batch, self.config.history)

@@ -150,6 +150,25 @@ def build_run_all_parser() -> argparse.ArgumentParser:
                              "source=<dataset card> source_file=<raw log> (repeatable)")
     parser.add_argument("--label-unit", default="line", choices=["line", "bag"],
                         help="what the labeller is asked about (default: line)")
+    parser.add_argument("--cross-domain", action="store_true",
+                        help="cross-domain mode: train on --sources, adapt with --shots labelled "
+                             "target bags, test on --target; records under "
+                             "runs/crossdomain/<sources>→<target>/")
+    parser.add_argument("--sources", nargs="+", default=[], metavar="NAME",
+                        help="with --cross-domain: the source dataset cards")
+    parser.add_argument("--target", default=None, metavar="NAME",
+                        help="with --cross-domain: the target dataset card")
+    parser.add_argument("--shots", nargs="+", type=int, default=[0, 1, 5, 10], metavar="K",
+                        help="with --cross-domain: labelled target bags per class for adaptation "
+                             "(0 = none; default: 0 1 5 10)")
+    parser.add_argument("--representation", choices=("hashed", "word2vec"), default="hashed",
+                        help="with --cross-domain: shared template vectors, hashed n-grams or a "
+                             "Word2Vec fitted on the sources (default: hashed)")
+    parser.add_argument("--finetune-steps", type=int, default=20, metavar="N",
+                        help="with --cross-domain: steps of the generic fine-tune (default: 20)")
+    parser.add_argument("--finetune-lr", type=float, default=1e-4, metavar="LR",
+                        help="with --cross-domain: learning rate of the generic fine-tune "
+                             "(default: 1e-4)")
     parser.add_argument("--results-dir", type=Path, default=Path("results"),
                         help="where records, tables and figures go (default: results/)")
     parser.add_argument("--force", action="store_true", help="rerun finished runs")
@@ -175,15 +194,17 @@ def run_all_main(argv: list[str] | None = None, source: Any = None) -> int:
     from benchmark.grid import GridOptions, UsageError, run_grid
 
     try:
+        cross = cross_domain_spec(args)
+        datasets = list(cross.datasets) if cross is not None else args.datasets
         options = GridOptions(
-            datasets=tuple(args.datasets), models=tuple(args.models), seeds=tuple(args.seeds),
+            datasets=tuple(datasets), models=tuple(args.models), seeds=tuple(args.seeds),
             device=args.device, jobs=args.jobs, threads=args.threads, quick=args.quick,
-            data_dir=args.data_dir, data_files=data_files_for(args.data_file, args.datasets),
+            data_dir=args.data_dir, data_files=data_files_for(args.data_file, datasets),
             max_lines=args.max_lines, results_dir=args.results_dir, force=args.force,
             strict=args.strict, max_unparsed=args.max_unparsed, verify=not args.no_verify,
             overrides=group_overrides(args.overrides), backend=args.backend,
             scheduler=args.scheduler, keep_checkpoints=args.keep_checkpoints,
-            label_plans=label_plans(args), **extra)
+            label_plans=label_plans(args), cross_domain=cross, **extra)
         outcome = run_grid(options, source)
     except (UsageError, DataError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -214,6 +235,32 @@ def _report_only(results_dir: Path, loc_ks: tuple[int, ...] = (),
         return 2
     print(f"report: {len(paths)} files under {results_dir}")
     return 0
+
+
+def cross_domain_spec(args: argparse.Namespace) -> Any:
+    """The `CrossDomainSpec` of `--cross-domain` (None without it); raises UsageError."""
+    from benchmark.grid import UsageError
+
+    cross_only = (args.sources or args.target is not None)
+    if not args.cross_domain:
+        if cross_only:
+            raise UsageError("--sources and --target need --cross-domain")
+        return None
+    if not args.sources or args.target is None:
+        raise UsageError("--cross-domain needs --sources and --target")
+    if args.datasets != ["synthetic"] or args.label_budget:
+        raise UsageError("--cross-domain takes its datasets from --sources and --target "
+                         "(no --datasets, no --label-budget)")
+    from benchmark.crossdomain import CrossDomainSpec
+    from benchmark.data.shared_templates import RepresentationSpec
+
+    try:
+        return CrossDomainSpec(tuple(args.sources), args.target,
+                               tuple(dict.fromkeys(args.shots)),
+                               RepresentationSpec(args.representation), args.finetune_steps,
+                               args.finetune_lr)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
 
 
 def override_arg(text: str) -> tuple[str, str, Any]:

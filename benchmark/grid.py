@@ -7,6 +7,9 @@ pending, and the pending runs fan out (benchmark.run.run_one per run). An interr
 every finished record and resumes where it stopped. Tables and figures are rebuilt at the end.
 With label plans (`--label-budget`, benchmark.labelling.grid) every (model, seed) runs once per
 plan instead, on training labels from the ALPHA pipeline, recorded as dataset `<name>@<plan key>`.
+In cross-domain mode (`--cross-domain`, benchmark.crossdomain) the datasets are the sources and
+the target of one pair, and every (model, seed) is trained on the sources and adapted with each
+K of `shots`, one record per (model, K, seed) under `runs/crossdomain/`.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from benchmark.configs import ConfigError
+from benchmark.crossdomain import CrossDomainSpec
 from benchmark.data.bagset import PreparedDataset
 from benchmark.data.errors import DataError
 from benchmark.labelling.grid import LabelPlan
@@ -113,6 +117,8 @@ class GridOptions:
     label_plans: tuple[LabelPlan, ...] = ()
     """Label-budget runs instead of ground-truth ones (`--label-budget`); empty = ground truth.
     Their records name the dataset `<dataset>@<plan key>` (benchmark.labelling.grid)."""
+    cross_domain: CrossDomainSpec | None = None
+    """Cross-domain mode (`--cross-domain`): `datasets` must be its sources and target."""
 
 
 @dataclass
@@ -128,6 +134,8 @@ def run_grid(options: GridOptions, source: DataSource | None = None) -> GridOutc
     """Run every pending (dataset, model, seed) of the grid and rebuild the report."""
     source = source or pipeline_source()
     models = _check_options(options)
+    if options.cross_domain is not None:
+        return _run_cross_domain(options, models, source)
     try:
         device = resolve_device(options.device)
     except (ValueError, RuntimeError) as err:
@@ -163,6 +171,78 @@ def run_grid(options: GridOptions, source: DataSource | None = None) -> GridOutc
     finally:
         build_report(options.results_dir, options.loc_ks, options.sr_deltas)
     return outcome
+
+
+def _run_cross_domain(options: GridOptions, models: list[str], source: DataSource
+                      ) -> GridOutcome:
+    """Every pending (model, K, seed) of the pair (benchmark.crossdomain), then the report."""
+    from benchmark.crossdomain import pending_shots, plan_cross_domain, run_pair
+
+    spec = options.cross_domain
+    if set(options.datasets) != set(spec.datasets) or options.label_plans:
+        raise UsageError("--cross-domain takes its datasets from --sources and --target "
+                         "(no --datasets, no --label-budget)")
+    try:
+        device = resolve_device(options.device)
+    except (ValueError, RuntimeError) as err:
+        raise UsageError(f"--device: {err}") from None
+    identities = {name: _data_identity(name, options, source) for name in spec.datasets}
+    configs = {}
+    for model in models:
+        try:
+            configs[model] = resolve_config(model, quick=options.quick,
+                                            overrides=options.overrides.get(model, {}))
+        except ConfigError as err:
+            raise UsageError(f"--set: {err}") from None
+    runs = plan_cross_domain(spec, models, configs, options.overrides, options.seeds,
+                             identities, options.results_dir)
+    clean_stale_temp(options.results_dir)
+    outcome = GridOutcome()
+    try:
+        pending = {id(r): pending_shots(r, options.force) for r in runs}
+        outcome.skipped += [r.paths[k] for r in runs for k in r.paths if k not in pending[id(r)]]
+        if not any(pending.values()):
+            log.info("%s: all runs already recorded; nothing to train", spec.pair)
+            return outcome
+        shared = _shared_datasets(spec, options, source)
+        environment = {"libraries": library_versions(), "git_commit": git_commit(),
+                       "python": platform.python_version()}
+        if options.threads is not None:
+            import torch
+
+            torch.set_num_threads(options.threads)
+        finished, failed = run_pair(spec, runs, shared, identities, environment, str(device),
+                                    options.force)
+        outcome.finished += finished
+        outcome.failed += failed
+    finally:
+        build_report(options.results_dir, options.loc_ks, options.sr_deltas)
+    return outcome
+
+
+def _shared_datasets(spec: CrossDomainSpec, options: GridOptions, source: DataSource) -> dict:
+    """The pair's datasets prepared and put over one shared template table."""
+    from benchmark.data.shared_templates import share_templates
+
+    prepared = [source.prepare(name, data_file=options.data_files.get(name),
+                               data_dir=options.data_dir, max_lines=options.max_lines,
+                               strict=options.strict, quick=options.quick,
+                               max_unparsed=options.max_unparsed, verify=options.verify)
+                for name in spec.datasets]
+    return share_templates(prepared, spec.sources, spec.representation)
+
+
+def _data_identity(name: str, options: GridOptions, source: DataSource) -> dict:
+    data_file = options.data_files.get(name)
+    if data_file is not None:
+        from benchmark.data.cache import regular_file_stat
+
+        try:
+            regular_file_stat(Path(data_file))
+        except DataError as err:
+            raise DataError(f"{err} (data file for {name})") from None
+    return source.identity(name, data_file=data_file, data_dir=options.data_dir,
+                           max_lines=options.max_lines, quick=options.quick)
 
 
 def expand_models(patterns: tuple[str, ...]) -> list[str]:

@@ -1,6 +1,9 @@
 """Run records on disk: one verified JSON file per (dataset, model, seed), written atomically.
 
-Layout: `<results_dir>/runs/<dataset>/<model>/seed<k>.json` (a `RunRecord`). `config_hash` =
+Layout: `<results_dir>/runs/<dataset>/<model>/seed<k>.json` (a `RunRecord`); a cross-domain run
+(benchmark.crossdomain; its record carries `extras["cross_domain"]`, its dataset is the pair
+`<sources>→<target>`) lives at `<results_dir>/runs/crossdomain/<pair>/<model>/shots<K>/seed<k>.json`
+and is read by `load_cross_domain_records`, never by `load_records`. `config_hash` =
 sha256 of the canonical JSON of (model, config, dataset identity, seed, protocol version); a run
 whose record verifies and carries the same hash is finished and is skipped. A record that fails
 verification (unreadable, other schema, checksum, types, or not the run its path names) is logged,
@@ -34,6 +37,18 @@ _TEMP_GLOB = ".seed*.json.*.tmp"
 def record_path(results_dir: Path, dataset: str, model: str, seed: int) -> Path:
     """Where the record of one run lives."""
     return Path(results_dir) / "runs" / dataset / model / f"seed{seed}.json"
+
+
+CROSS_DOMAIN_DIR = "crossdomain"
+CROSS_DOMAIN_KEY = "cross_domain"
+"""The `extras` key of a cross-domain record (benchmark.crossdomain)."""
+
+
+def cross_domain_record_path(results_dir: Path, pair: str, model: str, shots: int,
+                             seed: int) -> Path:
+    """Where the record of one cross-domain run (pair, model, K shots, seed) lives."""
+    return (Path(results_dir) / "runs" / CROSS_DOMAIN_DIR / pair / model / f"shots{shots}"
+            / f"seed{seed}.json")
 
 
 def canonical_json(obj: Any) -> str:
@@ -88,6 +103,16 @@ def load_records(results_dir: Path) -> list[RunRecord]:
     return sorted(records, key=lambda r: (r.dataset, r.model, r.seed))
 
 
+def load_cross_domain_records(results_dir: Path) -> list[RunRecord]:
+    """Every verified cross-domain record under `<results_dir>/runs/crossdomain`, sorted by
+    (pair, model, shots, seed)."""
+    root = Path(results_dir) / "runs" / CROSS_DOMAIN_DIR
+    records = [r for p in sorted(root.glob("*/*/shots*/seed*.json"))
+               if (r := read_record(p)) is not None]
+    return sorted(records, key=lambda r: (r.dataset, r.model,
+                                          r.extras[CROSS_DOMAIN_KEY]["shots"], r.seed))
+
+
 def quarantine(path: Path, reason: str) -> Path:
     """Rename a bad record to `<name>.bad` (numbered if taken), log why; returns the new path."""
     target = path.with_name(path.name + ".bad")
@@ -107,7 +132,9 @@ def quarantine(path: Path, reason: str) -> Path:
 
 def clean_stale_temp(results_dir: Path) -> int:
     """Remove temp files left by record writes that were killed; returns how many."""
-    stale = list((Path(results_dir) / "runs").glob(f"*/*/{_TEMP_GLOB}"))
+    runs = Path(results_dir) / "runs"
+    stale = list(runs.glob(f"*/*/{_TEMP_GLOB}")) + list(
+        runs.glob(f"{CROSS_DOMAIN_DIR}/*/*/shots*/{_TEMP_GLOB}"))
     for tmp in stale:
         tmp.unlink(missing_ok=True)
     if stale:
@@ -153,7 +180,11 @@ def git_commit() -> str | None:
 
 
 def _check_location(record: RunRecord, path: Path) -> None:
-    expected = (path.parent.parent.name, path.parent.name, path.name)
-    actual = (record.dataset, record.model, f"seed{record.seed}.json")
+    actual: tuple[str, ...] = (record.dataset, record.model, f"seed{record.seed}.json")
+    cross = record.extras.get(CROSS_DOMAIN_KEY)
+    if isinstance(cross, dict):
+        actual = (CROSS_DOMAIN_DIR, record.dataset, record.model, f"shots{cross.get('shots')}",
+                  f"seed{record.seed}.json")
+    expected = tuple(path.parts[-len(actual):])
     if expected != actual:
         raise BadRecord(f"holds {'/'.join(actual)}, not the run its path names")

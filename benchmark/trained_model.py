@@ -160,6 +160,29 @@ class TrainedBagModel(BagModel):
         )
         return self
 
+    def fit_sources(self, trains: list[BagSet], vals: list[BagSet]) -> TrainedBagModel:
+        """Train on several source datasets over one shared template table
+        (benchmark.data.shared_templates). Default: `fit` on their concatenations; episodic
+        models (models.episodes) draw their tasks per dataset. Returns self."""
+        from benchmark.data.bagset import concat_bagsets
+
+        return self.fit(concat_bagsets(trains), concat_bagsets(vals))
+
+    def adapt(self, support: BagSet, steps: int, lr: float) -> TrainedBagModel:
+        """Adapt the fitted model to a new dataset from its labelled support bags (K-shot).
+        Default: `steps` steps of the model's own loss at learning rate `lr`
+        (benchmark.adaptation.fine_tune); a model with its own rule overrides this (ProtoNet:
+        prototypes from the support; MAML: its inner loop). Returns self."""
+        from benchmark.adaptation import fine_tune
+
+        self._check_fitted()
+        fine_tune(self, support, steps, lr)
+        return self
+
+    def extend_to(self, bags: BagSet) -> None:
+        """Let learned state outside `net_` cover `bags` before fine-tuning on them (e.g. a
+        vocabulary of templates seen in training). Default: nothing to extend."""
+
     def score(self, bags: BagSet, drop: np.ndarray | None = None) -> BagScores:
         """Probabilities (B,) float64 and instance scores (B, bags.max_length) float32, -inf at
         padding and at the dropped instance; `drop` removes one instance per bag (drop_mode)."""

@@ -87,8 +87,14 @@ def test_synthetic_is_identified_by_its_generator(tmp_path, monkeypatch):
     assert ident(card, None, tmp_path) != before
     monkeypatch.undo()
     spec = dataclasses.replace(synthetic.DEFAULT_SPEC, repeat_prob=0.5)
-    monkeypatch.setattr(synthetic, "DEFAULT_SPEC", spec)
+    monkeypatch.setitem(synthetic.PROFILES, "a",
+                        dataclasses.replace(synthetic.PROFILES["a"], spec=spec))
     assert ident(card, None, tmp_path) != before
+    monkeypatch.undo()
+    assert "profile" not in before["card"]["generator"]  # the default profile keeps old hashes
+    other = ident(load_card("synthetic-b"), None, tmp_path)
+    assert other["card"]["generator"]["profile"] == "b"
+    assert other["generator"]["spec"] != before["generator"]["spec"]
 
 
 def test_not_a_regular_file_is_a_clear_error(tmp_path):

@@ -121,6 +121,12 @@ class BagSet:
             raise ValueError(f"{labels.shape} labels for {len(self)} bags")
         return BagSet(self._line_templates, self._starts, self._ends, labels, self.templates)
 
+    def retemplated(self, mapping: np.ndarray, templates: TemplateTable) -> BagSet:
+        """The same bags over another template table: line template t becomes mapping[t]
+        (mapping: (old T,) int ids into `templates`); one new line array, same bag ranges."""
+        lines = np.asarray(mapping, np.int32)[self._line_templates]
+        return BagSet(lines, self._starts, self._ends, self._labels, templates)
+
     def padded(
         self, indices: np.ndarray, drop: np.ndarray | None = None, width: int | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -142,6 +148,28 @@ class BagSet:
             ids[row, : len(seq)] = seq
             mask[row, : len(seq)] = True
         return ids, mask
+
+
+def concat_bagsets(parts: list[BagSet]) -> BagSet:
+    """One BagSet holding the bags of `parts` in order (parts share one template table); the
+    lines of their bags are copied into one new line array."""
+    if not parts:
+        raise ValueError("concat_bagsets: no BagSet given")
+    templates = parts[0].templates
+    if any(p.templates is not templates for p in parts):
+        raise ValueError("concat_bagsets: the BagSets hold different template tables")
+    lines, starts, labels = [], [], []
+    offset = 0
+    for part in parts:
+        for b in range(len(part)):
+            lines.append(part.instances(b))
+            starts.append(offset)
+            offset += int(part.lengths[b])
+        labels.append(part.labels)
+    line_array = np.concatenate(lines).astype(np.int32) if lines else np.zeros(0, np.int32)
+    starts_array = np.asarray(starts, np.int64)
+    ends = np.append(starts_array[1:], offset) if len(starts) else starts_array
+    return BagSet(line_array, starts_array, ends, np.concatenate(labels), templates)
 
 
 def reinsert_dropped(scores: np.ndarray, drop: np.ndarray | None) -> np.ndarray:

@@ -105,11 +105,13 @@ class CheckSpec:
 
 @dataclass(frozen=True)
 class GeneratorSpec:
-    """Synthetic dataset only: lines written by default / with --quick, and the generator seed."""
+    """Synthetic dataset only: lines written by default / with --quick, the generator seed and
+    profile (benchmark.data.synthetic.PROFILES: "a" the default system, "b" a second one)."""
 
     lines: int = 200000
     quick_lines: int = 20000
     seed: int = 0
+    profile: str = "a"
 
 
 @dataclass(frozen=True)
@@ -130,8 +132,12 @@ class DatasetCard:
     generator: GeneratorSpec | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-able view (for config hashes and run records)."""
-        return asdict(self)
+        """JSON-able view (for config hashes and run records). The default generator profile
+        "a" is left out, so cards written before profiles existed keep their hash."""
+        out = asdict(self)
+        if out["generator"] is not None and out["generator"]["profile"] == "a":
+            del out["generator"]["profile"]
+        return out
 
 
 def known_datasets(cards_dir: Path | Traversable | None = None) -> list[str]:
@@ -207,6 +213,12 @@ def _validate(card: DatasetCard, path: Path) -> None:
         raise DataError(f"{path}: label_rule {card.label_rule!r} is not one of {LABEL_RULES}")
     if card.max_lines is not None and card.max_lines <= 0:
         raise DataError(f"{path}: max_lines must be positive (omit it to read every line)")
+    if card.generator is not None:
+        from benchmark.data.synthetic import PROFILES
+
+        if card.generator.profile not in PROFILES:
+            raise DataError(f"{path}: [generator] profile {card.generator.profile!r} is not one "
+                            f"of {sorted(PROFILES)}")
     for rule in card.masking:
         try:
             re.compile(rule.regex)

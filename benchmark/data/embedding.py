@@ -27,14 +27,23 @@ log = logging.getLogger(__name__)
 
 def embed_templates(texts: Sequence[str], counts: np.ndarray, spec: EmbeddingSpec) -> np.ndarray:
     """(T, spec.dim) float32 template vectors. counts: (T,) lines per template."""
-    tokens = [tokenize_template(t) for t in texts]
+    return embed_with_fitted(texts, counts, texts, spec)
+
+
+def embed_with_fitted(fit_texts: Sequence[str], counts: np.ndarray, texts: Sequence[str],
+                      spec: EmbeddingSpec) -> np.ndarray:
+    """(len(texts), spec.dim) float32 vectors of `texts` from the Word2Vec and TF-IDF fitted on
+    `fit_texts` (counts: (len(fit_texts),) lines per template). A word that does not occur in
+    `fit_texts` is skipped; a template with no such word gets the zero vector."""
+    fit_tokens = [tokenize_template(t) for t in fit_texts]
     out = np.zeros((len(texts), spec.dim), np.float32)
-    if not any(tokens):
+    if not any(fit_tokens):
         return out
-    model = _train_word2vec(tokens, np.asarray(counts, np.float64), spec)
-    document_frequency = Counter(tok for toks in tokens for tok in set(toks))
-    n_docs = len(texts)
-    for row, toks in enumerate(tokens):
+    model = _train_word2vec(fit_tokens, np.asarray(counts, np.float64), spec)
+    document_frequency = Counter(tok for toks in fit_tokens for tok in set(toks))
+    n_docs = len(fit_texts)
+    for row, text in enumerate(texts):
+        toks = [tok for tok in tokenize_template(text) if tok in document_frequency]
         if not toks:
             continue
         tf = Counter(toks)

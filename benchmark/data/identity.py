@@ -31,9 +31,10 @@ def dataset_identity(card: DatasetCard, *, data_file: Path | None, data_dir: Pat
                                 "stage_versions": dict(STAGE_VERSIONS),
                                 "max_lines": max_lines, "quick": quick}
     if data_file is None and card.generator is not None:
-        from benchmark.data.synthetic import DEFAULT_SPEC, GENERATOR_VERSION
+        from benchmark.data.synthetic import GENERATOR_VERSION, PROFILES
 
-        identity["generator"] = {"version": GENERATOR_VERSION, "spec": asdict(DEFAULT_SPEC),
+        spec = PROFILES[card.generator.profile].spec
+        identity["generator"] = {"version": GENERATOR_VERSION, "spec": asdict(spec),
                                  "lines": card.generator.quick_lines if quick
                                  else card.generator.lines, "seed": card.generator.seed}
         return identity

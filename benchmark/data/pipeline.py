@@ -252,7 +252,7 @@ def _input_file(card: DatasetCard, data_file: Path | None, data_dir: Path, quick
             n = gen.quick_lines if quick else gen.lines
             log.info("generating %s (%d lines, seed %d)", path, n, gen.seed)
             path.parent.mkdir(parents=True, exist_ok=True)
-            write_synthetic_log(path, n, gen.seed)
+            write_synthetic_log(path, n, gen.seed, profile=gen.profile)
         regular_file_stat(path)
     return path
 

@@ -251,28 +251,124 @@ class SyntheticSpec:
 
 
 DEFAULT_SPEC = SyntheticSpec()
+
+# Profile "b": a second system for the cross-domain benchmark. Same event structure (normal Zipf
+# traffic, rare / burst episodes, distractors), but its own vocabulary and its own rates: most
+# words of every template are replaced (one word by one word, so token counts and hence the
+# twins' separation by Drain are kept), components are renamed, and the traffic profile differs.
+# Kept unchanged: the generic failure words a log of any system uses ("failed", "panic",
+# "uncorrectable", "NOT", "dropped", "terminated", "critical", ...), the only bridge between
+# the two vocabularies.
+DIALECT_B_WORDS = {
+    "error": "fault", "error(s)": "fault(s)", "Error": "Fault", "errors": "faults",
+    "corrected": "repaired", "detected": "observed", "correct": "repair",
+    "instruction": "opcode", "cache": "buffer", "parity": "checksum", "generating": "writing",
+    "alignment": "misaligned", "exceptions": "traps", "exception": "trap", "ddr": "dimm",
+    "ddr:": "dimm:", "rank": "bank", "symbol": "lane", "seconds": "secs", "torus": "mesh",
+    "receiver": "port", "input": "ingress", "pipe": "queue", "floating": "vector",
+    "point": "unit", "data": "payload", "search": "scan", "attempting": "trying",
+    "BlueGene": "Cluster", "job": "task", "started": "launched", "partition": "pool",
+    "completed": "finished", "tree": "fabric", "ciod:": "iod:", "Message": "Frame",
+    "code": "status", "microseconds": "usecs", "signal": "sig", "handler": "hook",
+    "interrupts.": "irqs.", "interrupts": "irqs", "interrupt": "irq",
+    "Kernel": "Core", "integer": "int", "NodeCard": "Blade", "temperature": "thermal",
+    "sensor": "probe", "reading": "reads", "fan": "cooler", "module": "unit",
+    "speed": "rate", "within": "inside", "limits": "bounds", "Received": "Got",
+    "redundant": "spare", "steering": "routing", "allocation": "alloc", "correctable": "soft",
+    "threshold": "limit", "register:": "reg:", "register": "reg", "address:": "addr:",
+    "address": "addr", "Node": "Blade", "node": "blade", "card": "board", "functional": "ok",
+    "status:": "state:", "status": "state", "communication": "link", "connection": "session",
+    "physical": "real", "dimension": "extent", "files": "dumps", "program": "binary",
+    "power": "psu", "Power": "PSU", "mount": "attach", "succeeded": "done",
+    "Lustre": "Ceph", "registers:": "regs:", "shutdown": "halt", "complete": "done",
+    "complete.": "done.", "restarted.": "rebooted.", "has": "was", "been": "now",
+    "subnets": "vlans", "addresses": "hosts", "chip": "asic", "processor": "cpu",
+    "slot": "bay", "match.": "agree.", "found": "got", "Input": "Startup", "parameters:":
+    "args:", "exited": "quit", "normally": "cleanly", "exit": "return", "being": "getting",
+    "done": "run", "part": "piece", "restarting": "rebooting", "Service": "Repair",
+    "Action": "Job", "midplane": "chassis", "NFS": "SMB", "ms": "msec", "cpu": "core",
+    "message": "frame", "unrecognized": "unknown", "normalized": "scaled", "number": "value",
+    "wait": "idle", "state": "mode", "enable": "on", "auxiliary": "helper",
+    "ordering": "order", "guaranteed": "assured", "block": "chunk", "touch": "hint",
+    "machine": "system", "check": "audit", "problem": "user", "booted": "up",
+    "compute": "worker", "nodes": "blades", "boot": "start", "slow:": "late:",
+    "bulk": "main", "output": "out", "voltage": "volts", "nominal": "normal", "Login": "Auth",
+    "user": "account", "accepted": "granted", "from": "via", "closed": "shut",
+    "control": "ctl", "stream": "channel", "socket": "conn", "Problem": "Trouble",
+    "communicating": "talking", "service": "mgmt", "registered": "reported",
+    "unexpected": "odd", "revision": "version", "Midplane": "Chassis", "switch": "router",
+    "set": "put", "mode": "profile", "external": "outer", "handled": "served",
+    "serial": "asset", "recorded": "logged", "retry": "again", "link": "lane",
+    "re-training": "re-sync", "heartbeat": "keepalive", "poll": "probe",
+    "after": "past", "TLB": "MMU", "storage": "memory", "read": "fetch", "prefix": "header",
+    "on": "over", "LOAD_MESSAGE": "LOAD_FRAME", "CioStream": "IoStream",
+    "receiving": "getting", "packet": "frame", "network,": "fabric,", "expecting": "wanted",
+    "type": "kind", "instead": "rather", "replacing": "swapping", "soft": "minor",
+    "failures,": "faults,", "failures": "faults", "excessive": "undue",
+}
+DIALECT_B_COMPONENTS = {"KERNEL": "CORE", "APP": "USER", "MMCS": "CTRL", "HARDWARE": "HW",
+                        "MONITOR": "ENV", "DISCOVERY": "PROBE", "LINKCARD": "NET",
+                        "SERV_NET": "SVCNET", "BGLMASTER": "MASTER", "CMCS": "CTRL"}
+
+
+def _dialect_b(template: Template) -> Template:
+    """A profile-"b" template: words replaced one for one (`{slots}` kept), component renamed;
+    anomaly labels follow the component (`KERNDTLB` → `COREDTLB`)."""
+    words = [w if w.startswith("{") else DIALECT_B_WORDS.get(w, w)
+             for w in template.text.split(" ")]
+    component = DIALECT_B_COMPONENTS.get(template.component, template.component)
+    label = template.label
+    if label != NORMAL_LABEL:
+        label = component[:4] + label[4:]
+    return Template(component, template.level, " ".join(words), label)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A synthetic "system": its generator settings and its template table (same order and
+    roles as ALL_TEMPLATES: normal, distractor, anomalous)."""
+
+    spec: SyntheticSpec
+    templates: tuple[Template, ...]
+
+
+PROFILES = {
+    "a": Profile(DEFAULT_SPEC, ALL_TEMPLATES),
+    "b": Profile(SyntheticSpec(lines_per_minute=45.0, rate_volatility=0.35, zipf_exponent=0.9,
+                               repeat_prob=0.1, n_nodes=256, episodes_per_minute=0.12,
+                               episode_mix=(0.55, 0.25, 0.20), burst_rank_range=(2, 40),
+                               distractor_near_episode=0.7),
+                 tuple(_dialect_b(t) for t in ALL_TEMPLATES)),
+}
+"""Generator profiles by name: "a" (the default, BGL-like) and "b" (a second system)."""
+
 GENERATOR_VERSION = 1
 """Bumped whenever the generator's code changes the file it writes for the same settings."""
 _US = 1_000_000
 
 
 def write_synthetic_log(path: Path, n_lines: int, seed: int, *,
-                        spec: SyntheticSpec = DEFAULT_SPEC) -> None:
+                        spec: SyntheticSpec | None = None, profile: str = "a") -> None:
     """Write `n_lines` BGL-format lines to `path` atomically (temp file + os.replace).
 
-    Deterministic: the same (n_lines, seed, spec) gives a byte-identical file.
+    profile: a PROFILES name (its spec and template table); `spec` replaces the profile's spec.
+    Deterministic: the same (n_lines, seed, spec, profile) gives a byte-identical file.
     """
     if n_lines < 1:
         raise ValueError(f"n_lines must be >= 1, got {n_lines}")
+    if profile not in PROFILES:
+        raise ValueError(f"unknown synthetic profile {profile!r}; known: {', '.join(PROFILES)}")
+    spec = spec or PROFILES[profile].spec
+    templates = PROFILES[profile].templates
     rng = np.random.default_rng(seed)
     nodes = _node_pool(rng, spec.n_nodes)
-    events = _events(rng, n_lines, spec)
+    events = _events(rng, n_lines, spec, templates)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            _write_lines(handle, rng, events, nodes)
+            _write_lines(handle, rng, events, nodes, templates)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -284,7 +380,7 @@ class _Events(NamedTuple):
     """Columns of the event table, time-ordered: µs timestamps, template ids, node ids, labels."""
 
     time_us: np.ndarray  # (n,) int64
-    template: np.ndarray  # (n,) int32 index into ALL_TEMPLATES
+    template: np.ndarray  # (n,) int32 index into the profile's templates
     node: np.ndarray  # (n,) int32 index into the node pool
     label: np.ndarray  # (n,) object: "-" or the anomaly label
 
@@ -321,7 +417,8 @@ def _minute_counts(rng: np.random.Generator, n_lines: int, spec: SyntheticSpec) 
         n_minutes *= 2
 
 
-def _events(rng: np.random.Generator, n_lines: int, spec: SyntheticSpec) -> _Events:
+def _events(rng: np.random.Generator, n_lines: int, spec: SyntheticSpec,
+            table: tuple[Template, ...]) -> _Events:
     """Background + repeats + episodes + distractor clusters, merged, sorted, cut to n_lines."""
     counts = _minute_counts(rng, n_lines, spec)
     span_us = len(counts) * 60 * _US
@@ -367,7 +464,7 @@ def _events(rng: np.random.Generator, n_lines: int, spec: SyntheticSpec) -> _Eve
         tmpl = chosen[np.arange(n_rare) % n_kinds]
         t = ep_start[e] + rng.integers(0, int(spec.rare_span * _US), n_rare)
         add(t, tmpl, np.full(n_rare, ep_node[e]),
-            np.array([ALL_TEMPLATES[i].label for i in tmpl], dtype=object))
+            np.array([table[i].label for i in tmpl], dtype=object))
     lo, hi = spec.burst_rank_range
     for e in np.flatnonzero(kind != 0):  # normal template in an abnormal burst
         tmpl = int(rng.integers(lo, hi + 1))
@@ -376,7 +473,7 @@ def _events(rng: np.random.Generator, n_lines: int, spec: SyntheticSpec) -> _Eve
         t = ep_start[e] + rng.integers(0, int(spec.rare_span * _US) // 2 + 1) \
             + (rng.random(n_burst) * length).astype(np.int64)
         add(t, np.full(n_burst, tmpl), np.full(n_burst, ep_node[e]),
-            np.full(n_burst, burst_label(ALL_TEMPLATES[tmpl].component), dtype=object))
+            np.full(n_burst, burst_label(table[tmpl].component), dtype=object))
 
     # Distractor clusters: near most episodes, and spontaneously elsewhere.
     near = ep_start[rng.random(n_ep) < spec.distractor_near_episode] + int(spec.rare_span * _US / 2)
@@ -448,7 +545,8 @@ class _Params(NamedTuple):
     rank: np.ndarray
 
 
-def _draw_params(rng: np.random.Generator, ev: _Events, n_nodes: int) -> _Params:
+def _draw_params(rng: np.random.Generator, ev: _Events, n_nodes: int,
+                 templates: tuple[Template, ...]) -> _Params:
     """Draw every line's parameters, template by template (ascending id), slot by slot."""
     kinds: dict[int, list[str]] = {}
     draws: dict[int, list[list[np.ndarray]]] = {}
@@ -456,21 +554,22 @@ def _draw_params(rng: np.random.Generator, ev: _Events, n_nodes: int) -> _Params
     for tid in np.unique(ev.template).tolist():
         rows = np.flatnonzero(ev.template == tid)
         rank[rows] = np.arange(rows.size)
-        kinds[tid] = PLACEHOLDER.findall(ALL_TEMPLATES[tid].text)
+        kinds[tid] = PLACEHOLDER.findall(templates[tid].text)
         draws[tid] = [_param_draws(k, rng, rows.size, n_nodes) for k in kinds[tid]]
     return _Params(kinds, draws, rank)
 
 
-def _write_lines(handle, rng: np.random.Generator, ev: _Events, nodes: list[str]) -> None:
+def _write_lines(handle, rng: np.random.Generator, ev: _Events, nodes: list[str],
+                 templates: tuple[Template, ...]) -> None:
     """Write one BGL line per event, each content filled with fresh random parameters.
 
     All random draws happen first (per template), then lines are formatted and written in
     chunks of RENDER_CHUNK, so no per-line Python object lives for the whole log.
     """
-    params = _draw_params(rng, ev, len(nodes))
-    formats = {tid: PLACEHOLDER.sub("{}", ALL_TEMPLATES[tid].text) for tid in params.kinds}
-    components = [t.component for t in ALL_TEMPLATES]
-    levels = [t.level for t in ALL_TEMPLATES]
+    params = _draw_params(rng, ev, len(nodes), templates)
+    formats = {tid: PLACEHOLDER.sub("{}", templates[tid].text) for tid in params.kinds}
+    components = [t.component for t in templates]
+    levels = [t.level for t in templates]
     for lo in range(0, len(ev.time_us), RENDER_CHUNK):
         part = slice(lo, lo + RENDER_CHUNK)
         tmpl, rank = ev.template[part], params.rank[part]
@@ -478,7 +577,7 @@ def _write_lines(handle, rng: np.random.Generator, ev: _Events, nodes: list[str]
         for tid in np.unique(tmpl).tolist():
             rows = np.flatnonzero(tmpl == tid)
             if not params.kinds[tid]:
-                contents[rows] = ALL_TEMPLATES[tid].text
+                contents[rows] = templates[tid].text
                 continue
             picked = rank[rows]
             columns = [_param_text(k, [d[picked] for d in draw], nodes)

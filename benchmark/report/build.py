@@ -6,9 +6,10 @@ import logging
 from pathlib import Path
 
 from benchmark.report.budget import plain_records, write_budget_report
+from benchmark.report.crossdomain import write_crossdomain_report
 from benchmark.report.figures import write_figures
 from benchmark.report.tables import build_tables, write_tables
-from benchmark.store import load_records
+from benchmark.store import load_cross_domain_records, load_records
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +19,9 @@ def build_report(results_dir: Path, loc_ks: tuple[int, ...] = (),
     """Tables I–III into `<results_dir>/tables/`, iso-F1 figures into `<results_dir>/figures/`;
     with `loc_ks` or `sr_deltas`, also Table II-extra (`table2_extra.*`): Loc@k and SR@δ
     recomputed from the runs' score files. The label-budget records (ALPHA) only feed the
-    label-budget figures and the annotation-saved table (benchmark.report.budget).
+    label-budget figures and the annotation-saved table (benchmark.report.budget); the
+    cross-domain records (runs/crossdomain/) only the cross-domain table and figure
+    (benchmark.report.crossdomain).
 
     Returns the written paths. With no record, the tables still list the paper's numbers.
     """
@@ -36,4 +39,6 @@ def build_report(results_dir: Path, loc_ks: tuple[int, ...] = (),
     paths = write_tables(tables, results_dir / "tables")
     paths += write_figures(plain, results_dir / "figures")
     paths += write_budget_report(records, results_dir / "tables", results_dir / "figures")
+    paths += write_crossdomain_report(load_cross_domain_records(results_dir),
+                                      results_dir / "tables", results_dir / "figures")
     return paths

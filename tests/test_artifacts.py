@@ -143,3 +143,16 @@ def test_the_shipped_results_rebuild_the_committed_tables(tmp_path):
     committed = {name: data for name, data in tables_of(shipped).items() if name in built}
     assert set(committed) >= {f"table{n}{s}" for n in (1, 2, 3) for s in TABLE_SUFFIXES}
     assert built == committed
+
+
+def test_every_shipped_record_has_its_score_file():
+    """Loc@k / SR@δ for any k and δ need no model: each committed record ships its scores."""
+    shipped = REPO / "results"
+    records = sorted((shipped / "runs").glob("*/*/seed*.json"))
+    if not records:
+        pytest.skip("no run records are committed under results/runs yet")
+    for path in records:
+        record = store.read_record(path)
+        scores = artifacts.scores_path(shipped, record.dataset, record.model, record.seed)
+        assert scores.is_file(), f"{path.relative_to(REPO)} has no score file {scores.name}"
+        artifacts.load_scores(scores, record.config_hash)  # raises on a stale or broken file

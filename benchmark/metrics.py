@@ -7,7 +7,7 @@ positive bag) is NaN, never 0; the protocol records why. Higher score = more ano
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import precision_recall_curve, roc_auc_score
+from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
 
 
 def roc_auc(probabilities: np.ndarray, labels: np.ndarray) -> float:
@@ -20,6 +20,21 @@ def roc_auc(probabilities: np.ndarray, labels: np.ndarray) -> float:
     if y.size == 0 or y.all() or not y.any():
         return float("nan")
     return float(roc_auc_score(y, _finite(probabilities, "probabilities")))
+
+
+def average_precision(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """Average precision (AUPRC, threshold-free): AP = Σ_n (R_n − R_{n−1}) · P_n over the
+    distinct score thresholds in decreasing order (sklearn `average_precision_score`; no
+    interpolation). Its chance level is the positive fraction, not ½ as for AUC.
+
+    probabilities, labels: (B,). Returns NaN when `labels` hold no positive (undefined).
+    """
+    y = _binary(labels)
+    if not y.any():
+        return float("nan")
+    p = _finite(probabilities, "probabilities")
+    _same_shape(p, y)
+    return float(average_precision_score(y, p))
 
 
 def precision_recall_f1(
@@ -65,6 +80,21 @@ def loc_at_k(
     mask: (B, W) bool real instances (default: scores != -inf). Bags without an anomalous
     instance are ignored. Returns NaN when no bag has an anomalous instance.
     """
+    hits, wanted = loc_terms(instance_scores, instance_labels, k, mask)
+    rows = np.flatnonzero(wanted)
+    total = int(wanted.sum())
+    return sum(float(h) for h in hits[rows]) / total if total else float("nan")
+
+
+def loc_terms(
+    instance_scores: np.ndarray,
+    instance_labels: np.ndarray,
+    k: int = 3,
+    mask: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each bag's share of Loc@k (arguments as `loc_at_k`): (B,) float64 expected hits
+    |S_top(B) ∩ S_a(B)| and (B,) int64 min(k, |S_a(B)|), both 0 for a bag without an anomalous
+    instance; Loc@k = Σ hits / Σ wanted (the bootstrap reweights these terms)."""
     if k < 1:
         raise ValueError(f"k must be ≥ 1, got {k}")
     scores = np.asarray(instance_scores, dtype=np.float64)
@@ -75,13 +105,13 @@ def loc_at_k(
     if np.isnan(scores[real]).any():
         raise ValueError("instance scores contain NaN")
     labels = labels & real
-    hits = 0.0
-    wanted = 0
+    hits = np.zeros(len(scores), np.float64)
+    wanted = np.zeros(len(scores), np.int64)
     for row in np.flatnonzero(labels.any(axis=1)):
         s, a = scores[row, real[row]], labels[row, real[row]]
-        hits += _expected_top_k_hits(s, a, k)
-        wanted += min(k, int(a.sum()))
-    return hits / wanted if wanted else float("nan")
+        hits[row] = _expected_top_k_hits(s, a, k)
+        wanted[row] = min(k, int(a.sum()))
+    return hits, wanted
 
 
 def success_rate(p_orig: np.ndarray, p_pert: np.ndarray, delta: float) -> float:

@@ -2,7 +2,7 @@
 
 Steps, for a fitted model:
 1. score the validation bags; τ = `best_f1_threshold` on validation probabilities and bag labels;
-2. score the test bags once: ROC-AUC, and precision / recall / F1 of `p >= τ`;
+2. score the test bags once: ROC-AUC, average precision (`ap`, AUPRC), and precision / recall / F1 of `p >= τ`;
 3. on the ground-truth positive test bags (≥ 1 anomalous line): Loc@3 from the instance scores of
    that single test pass; key instance = top-1 instance score; the positive bags are re-scored
    with the key removed (`model.score(bags, drop=key)`) for SR at δ_sr = 0.1 (and 0.05, 0.2);
@@ -21,6 +21,7 @@ import numpy as np
 
 from benchmark.data.bagset import BagSet, EvalSplit
 from benchmark.metrics import (
+    average_precision,
     loc_at_k,
     pr_curve,
     precision_recall_f1,
@@ -53,7 +54,7 @@ THRESHOLD_RULES = {
 def evaluate(model: BagModel, splits: dict[str, EvalSplit]) -> dict:
     """Evaluate a fitted model on `splits["val"]` (threshold) and `splits["test"]` (metrics).
 
-    Returns a dict: metrics (auc, precision, recall, f1, threshold, val_f1, loc@3, sr,
+    Returns a dict: metrics (auc, ap, precision, recall, f1, threshold, val_f1, loc@3, sr,
     sr@0.05, sr@0.2, sr_unique_key; NaN = undefined), threshold {value, rule, val_f1,
     description}, counts,
     pr_curve (test; None without a positive test bag) and notes (why a metric is undefined or a
@@ -71,12 +72,13 @@ def evaluate(model: BagModel, splits: dict[str, EvalSplit]) -> dict:
     test_scores = _checked_scores(model, test.bags)
     p_test = test_scores.probabilities
     y_test = test.bags.labels
-    metrics: dict[str, float] = {"auc": roc_auc(p_test, y_test)}
+    metrics: dict[str, float] = {"auc": roc_auc(p_test, y_test),
+                                 "ap": average_precision(p_test, y_test)}
     if np.isnan(metrics["auc"]):
         notes.append(f"auc undefined: the {len(y_test)} test bags hold one class only")
     metrics.update(precision_recall_f1(p_test, y_test, tau.value))
     if np.isnan(metrics["recall"]):
-        notes.append("recall, f1 undefined: no positive test bag")
+        notes.append("recall, f1, ap undefined: no positive test bag")
     metrics["threshold"] = tau.value
     metrics["val_f1"] = tau.f1
 

@@ -34,11 +34,12 @@ class RunRecord:
     """One finished (dataset, model, seed) run.
 
     metrics: name → value in [0, 1], NaN = undefined on that split (keys from benchmark.protocol:
-    auc, precision, recall, f1, threshold, val_f1, loc@k, sr, sr@δ). config: the resolved config as
-    a dict; config_overrides: the fields set with `--set`; dataset_identity: what the config hash
-    covers of the data (content identity, card, stage versions, subset); history: per-epoch
-    training losses / validation scores (None for untrained models); environment: device, threads,
-    library versions, python, git commit (recorded, not hashed).
+    auc, ap (absent from older records), precision, recall, f1, threshold, val_f1, loc@k, sr,
+    sr@δ). config: the resolved config as a dict; config_overrides: the fields set with `--set`;
+    dataset_identity: what the config hash covers of the data (content identity, card, stage
+    versions, subset); history: per-epoch training losses / validation scores (None for untrained
+    models); environment: device, threads, library versions, python, git commit (recorded, not
+    hashed).
     """
 
     dataset: str

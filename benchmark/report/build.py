@@ -8,7 +8,9 @@ from pathlib import Path
 from benchmark.report.budget import plain_records, write_budget_report
 from benchmark.report.crossdomain import write_crossdomain_report
 from benchmark.report.figures import write_figures
+from benchmark.report.oracle import oracle_table
 from benchmark.report.tables import build_tables, write_tables
+from benchmark.report.uncertainty import compute_uncertainty, with_score_values
 from benchmark.store import load_cross_domain_records, load_records
 
 log = logging.getLogger(__name__)
@@ -16,7 +18,8 @@ log = logging.getLogger(__name__)
 
 def build_report(results_dir: Path, loc_ks: tuple[int, ...] = (),
                  sr_deltas: tuple[float, ...] = ()) -> list[Path]:
-    """Tables I–III into `<results_dir>/tables/`, iso-F1 figures into `<results_dir>/figures/`;
+    """Tables I–III (with 95 % bootstrap intervals and significance marks from the runs' score
+    files, benchmark.report.uncertainty) and the oracle-τ table into `<results_dir>/tables/`, iso-F1 figures into `<results_dir>/figures/`;
     with `loc_ks` or `sr_deltas`, also Table II-extra (`table2_extra.*`): Loc@k and SR@δ
     recomputed from the runs' score files. The label-budget records (ALPHA) only feed the
     label-budget figures and the annotation-saved table (benchmark.report.budget); the
@@ -30,7 +33,9 @@ def build_report(results_dir: Path, loc_ks: tuple[int, ...] = (),
     plain = plain_records(records)
     log.info("report: %d run record(s) under %s (%d label-budget)", len(records),
              results_dir / "runs", len(records) - len(plain))
-    tables = build_tables(plain)
+    uncertainty = compute_uncertainty(plain, results_dir)
+    scored = with_score_values(plain, uncertainty)
+    tables = build_tables(scored, uncertainty) + [oracle_table(scored)]
     if loc_ks or sr_deltas:
         from benchmark.report.rescore import extra_table, rescored_records
 

@@ -31,6 +31,19 @@ def instance_metrics(scores: TestScores, ks: tuple[int, ...], deltas: tuple[floa
     """{loc@k: …, sr / sr@δ: …} on the ground-truth positive test bags of one run's scores
     (NaN when there is none), computed exactly as benchmark.protocol does."""
     positive = scores.positive
+    inst, labels, real = positive_instances(scores)
+    out = {loc_key(k): loc_at_k(inst, labels, k=k, mask=real) for k in ks}
+    p_orig = scores.probabilities[positive]
+    for delta in deltas:
+        out[sr_key(delta)] = (success_rate(p_orig, scores.perturbed, delta) if len(positive)
+                              else float("nan"))
+    return out
+
+
+def positive_instances(scores: TestScores) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ground-truth positive test bags' instances, padded as the protocol saw them:
+    (P, W) float32 scores (−inf padding), (P, W) int8 line labels and (P, W) bool real mask."""
+    positive = scores.positive
     offsets = np.concatenate([[0], np.cumsum(scores.lengths)])
     lengths = scores.lengths[positive]
     width = max(int(lengths.max(initial=0)), 1)
@@ -41,12 +54,7 @@ def instance_metrics(scores: TestScores, ks: tuple[int, ...], deltas: tuple[floa
         inst[row, : hi - lo] = scores.instance_scores[lo:hi]
         labels[row, : hi - lo] = scores.line_labels[lo:hi]
     real = np.arange(width)[None, :] < lengths[:, None]
-    out = {loc_key(k): loc_at_k(inst, labels, k=k, mask=real) for k in ks}
-    p_orig = scores.probabilities[positive]
-    for delta in deltas:
-        out[sr_key(delta)] = (success_rate(p_orig, scores.perturbed, delta) if len(positive)
-                              else float("nan"))
-    return out
+    return inst, labels, real
 
 
 def rescored_records(records: list[RunRecord], results_dir: Path, ks: tuple[int, ...],
@@ -54,14 +62,22 @@ def rescored_records(records: list[RunRecord], results_dir: Path, ks: tuple[int,
     """The records whose score file verifies, their metrics replaced by the recomputed ones."""
     out = []
     for record in records:
-        path = scores_path(results_dir, record.dataset, record.model, record.seed)
-        try:
-            scores = load_scores(path, record.config_hash)
-        except ArtifactError as err:
-            log.warning("report: %s; left out of the extra Table II", err)
-            continue
-        out.append(dataclasses.replace(record, metrics=instance_metrics(scores, ks, deltas)))
+        scores = record_scores(record, results_dir, "the extra Table II")
+        if scores is not None:
+            out.append(dataclasses.replace(record, metrics=instance_metrics(scores, ks, deltas)))
     return out
+
+
+def record_scores(record: RunRecord, results_dir: Path, use: str,
+                  level: int = logging.WARNING) -> TestScores | None:
+    """The verified score file of `record` (its config hash), or None (logged at `level`: left
+    out of `use`) when it is missing or does not fit."""
+    path = scores_path(results_dir, record.dataset, record.model, record.seed)
+    try:
+        return load_scores(path, record.config_hash)
+    except ArtifactError as err:
+        log.log(level, "report: %s; left out of %s", err, use)
+        return None
 
 
 def extra_table(records: list[RunRecord], rescored: list[RunRecord], ks: tuple[int, ...],

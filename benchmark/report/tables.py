@@ -11,6 +11,7 @@ import csv
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tabulate import tabulate
 
@@ -37,21 +38,33 @@ from benchmark.report.paper_reference import (
     paper_value,
 )
 
+if TYPE_CHECKING:
+    from benchmark.report.uncertainty import Uncertainty
+
 MISSING = "–"
 UNDEFINED = "n/a"
-METRIC_NAMES = {"auc": "AUC", "precision": "Prec.", "recall": "Rec.", "f1": "F1",
+METRIC_NAMES = {"auc": "AUC", "ap": "AUPRC", "precision": "Prec.", "recall": "Rec.", "f1": "F1",
                 loc_key(): f"Loc@{LOC_K}", sr_key(): "SR",
                 **{sr_key(d): f"SR@{d:g}" for d in SR_EXTRA_DELTAS}}
-TABLE1_METRICS = ("auc", "precision", "recall", "f1")
+TABLE1_METRICS = ("auc", "ap", "precision", "recall", "f1")
+OURS_ONLY = frozenset({"ap"})
+"""Metrics the paper does not report: one column, no paper / diff columns."""
 TABLE2_METRICS = (loc_key(), sr_key())
 TABLE2_EXTRA_METRICS = tuple(sr_key(d) for d in SR_EXTRA_DELTAS)
 TABLE3_METRICS = ("precision", "recall", "f1", loc_key(), sr_key())
 TIDY_FIELDS = ("table", "dataset", "model", "paper_name", "metric", "ours_mean", "ours_std",
-               "n_seeds", "n_defined", "paper", "paper_std", "diff")
+               "n_seeds", "n_defined", "ci_low", "ci_high", "p_holm_vs_logmilp", "paper",
+               "paper_std", "diff")
 STD_NOTE = ("Ours: mean ± std over seeds (numpy std, ddof = 0; one seed: the mean alone). "
             "diff = ours − paper (means).")
 MISSING_NOTE = (f"{MISSING} = not run, or not reported by the paper; {UNDEFINED} = run, but the "
                 "metric is undefined on that test split (see the run records' notes).")
+CI_NOTE = ("[a, b] = 95 % percentile interval of the seed mean over 1,000 test-bag bootstrap "
+           "resamples stratified by label (Efron 1979), from the runs' score files; shown for "
+           "AUC, AUPRC, F1, Loc@3 and SR when every seed has a score file.")
+SIG_NOTE = ("↑ / ↓ = significantly above / below LogMILP (OURS) on that metric: paired bootstrap "
+            "test over the same resamples, Holm (1979) correction over the models of a dataset, "
+            "α = 0.05 (see README, Statistics).")
 PAPER_NOTE = ("Paper: Wong et al., LogMILP (2026), Tables I–III; its OURS row is mean ± std over "
               "3 seeds; LogMILP w/o consistency is from its Table III.")
 
@@ -68,13 +81,19 @@ class Table:
     tidy: list[dict] = field(default_factory=list)
 
 
-def build_tables(records: list[RunRecord]) -> list[Table]:
-    """Tables I, II and III from run records (any subset of datasets, models and seeds)."""
+def build_tables(records: list[RunRecord], uncertainty: Uncertainty | None = None
+                 ) -> list[Table]:
+    """Tables I, II and III from run records (any subset of datasets, models and seeds); with
+    `uncertainty` (benchmark.report.uncertainty), cells carry 95 % intervals and marks."""
     groups = group_records(records)
     datasets = ordered({d for d, _ in groups}, DATASET_ORDER)
     models = ordered({m for _, m in groups}, MODEL_ORDER)
-    tables = [_table1(groups, datasets, models), _table2(groups, datasets, models),
-              _table3(groups, datasets)]
+    tables = [_table1(groups, datasets, models, uncertainty),
+              _table2(groups, datasets, models, uncertainty),
+              _table3(groups, datasets, uncertainty)]
+    if uncertainty is not None and uncertainty.intervals:
+        for table in tables:
+            table.notes += [CI_NOTE, SIG_NOTE]
     flag_notes = _flag_notes(groups.values())
     for table in tables:
         table.notes += flag_notes
@@ -130,21 +149,24 @@ def to_latex(table: Table) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _table1(groups: dict, datasets: list[str], models: list[str]) -> Table:
+def _table1(groups: dict, datasets: list[str], models: list[str],
+            unc: Uncertainty | None) -> Table:
     table = Table("table1", "Table I: bag-level anomaly detection (test set; P, R, F1 at the "
                   "validation-F1 threshold τ)",
                   ["Model", "Seeds", *_triple_headers(TABLE1_METRICS)])
-    _model_rows(table, "I", groups, datasets, models, TABLE1_METRICS, (), star_adapted=False)
+    _model_rows(table, "I", groups, datasets, models, TABLE1_METRICS, (), star_adapted=False,
+                unc=unc)
     table.notes += [STD_NOTE, MISSING_NOTE, PAPER_NOTE]
     return table
 
 
-def _table2(groups: dict, datasets: list[str], models: list[str]) -> Table:
+def _table2(groups: dict, datasets: list[str], models: list[str],
+            unc: Uncertainty | None) -> Table:
     table = Table("table2", f"Table II: instance-level localization on ground-truth positive test "
                   f"bags (Loc@3; SR at δ_sr = {SR_DELTA})",
                   ["Model", "Seeds", *_triple_headers(TABLE2_METRICS)])
     _model_rows(table, "II", groups, datasets, models, TABLE2_METRICS, TABLE2_EXTRA_METRICS,
-                star_adapted=True)
+                star_adapted=True, unc=unc)
     table.notes += [
         "* = a row the paper computes with an offline attention-score adaptation (LogBERT, "
         "LogFormer); here every model is scored by its own instance scores.",
@@ -154,7 +176,7 @@ def _table2(groups: dict, datasets: list[str], models: list[str]) -> Table:
     return table
 
 
-def _table3(groups: dict, datasets: list[str]) -> Table:
+def _table3(groups: dict, datasets: list[str], unc: Uncertainty | None) -> Table:
     columns = ["Metric", "Full", "w/o", "Δ", "w/o paper", "Δ paper", "w/o diff", "Δ diff"]
     table = Table("table3", "Table III: consistency-loss ablation, LogMILP (full) vs LogMILP w/o "
                   "consistency (λ_c = 0); Δ = full − w/o", columns)
@@ -167,8 +189,12 @@ def _table3(groups: dict, datasets: list[str]) -> Table:
             ours_delta = (f_stat.mean - a_stat.mean) if f_stat and a_stat else math.nan
             paper_ablated = paper_value(dataset, ABLATED_ROW, metric)
             p_delta = paper_delta(dataset, metric)
+            delta_mark = "*" if unc is not None and unc.mark(dataset, ablated_model, metric) \
+                else ""
             rows.append([
-                METRIC_NAMES[metric], _fmt_stat(f_stat), _fmt_stat(a_stat), _fmt_signed(ours_delta),
+                METRIC_NAMES[metric], _fmt_cell(f_stat, unc, dataset, full_model, metric, ""),
+                _fmt_cell(a_stat, unc, dataset, ablated_model, metric, ""),
+                _fmt_signed(ours_delta) + delta_mark,
                 _fmt_paper(paper_ablated),
                 _fmt_signed(p_delta),
                 _fmt_diff(a_stat.mean if a_stat else None, paper_ablated),
@@ -176,8 +202,8 @@ def _table3(groups: dict, datasets: list[str]) -> Table:
             ])
             table.tidy += [
                 _tidy("III", dataset, full_model, metric, full,
-                      paper_value(dataset, FULL_ROW, metric)),
-                _tidy("III", dataset, ablated_model, metric, ablated, paper_ablated),
+                      paper_value(dataset, FULL_ROW, metric), unc),
+                _tidy("III", dataset, ablated_model, metric, ablated, paper_ablated, unc),
                 {**_tidy("III", dataset, "delta", metric, None, None),
                  "paper_name": "Δ (full − w/o)",
                  "ours_mean": None if math.isnan(ours_delta) else ours_delta,
@@ -187,7 +213,9 @@ def _table3(groups: dict, datasets: list[str]) -> Table:
             ]
         seeds = f"seeds: full {_seed_count(full)}, w/o {_seed_count(ablated)}"
         table.sections.append((f"{dataset_display_name(dataset)} ({seeds})", rows))
-    table.notes += ["Δ (ours) = mean(full) − mean(w/o); Δ diff = Δ (ours) − Δ (paper).",
+    table.notes += ["Δ (ours) = mean(full) − mean(w/o); Δ diff = Δ (ours) − Δ (paper). "
+                    "* on Δ (ours) = the difference is significant (paired bootstrap, Holm, "
+                    "α = 0.05; the same test as the ↑ / ↓ marks of Tables I–II).",
                     STD_NOTE, MISSING_NOTE, PAPER_NOTE]
     return table
 
@@ -204,7 +232,7 @@ def _row_group(groups: dict, dataset: str, paper_row: str) -> tuple[Group | None
 
 def _model_rows(table: Table, numeral: str, groups: dict, datasets: list[str],
                 models: list[str], metrics: tuple[str, ...], extra: tuple[str, ...],
-                star_adapted: bool) -> None:
+                star_adapted: bool, unc: Uncertainty | None = None) -> None:
     """One section per dataset, one row per model: ours, paper and diff for each metric."""
     for dataset in datasets:
         rows = []
@@ -215,9 +243,10 @@ def _model_rows(table: Table, numeral: str, groups: dict, datasets: list[str],
             row = [star + display_name(row_key), _seed_cell(group)]
             for metric in metrics:
                 stat, paper = _stat(group, metric), paper_value(dataset, row_key, metric)
-                row += [_fmt_stat(stat), _fmt_paper(paper),
-                        _fmt_diff(stat.mean if stat else None, paper)]
-                table.tidy.append(_tidy(numeral, dataset, model, metric, group, paper))
+                row.append(_fmt_cell(stat, unc, dataset, model, metric))
+                if metric not in OURS_ONLY:
+                    row += [_fmt_paper(paper), _fmt_diff(stat.mean if stat else None, paper)]
+                table.tidy.append(_tidy(numeral, dataset, model, metric, group, paper, unc))
             for metric in extra:
                 table.tidy.append(_tidy(numeral, dataset, model, metric, group, None))
             rows.append(row)
@@ -226,7 +255,8 @@ def _model_rows(table: Table, numeral: str, groups: dict, datasets: list[str],
 
 def _triple_headers(metrics: tuple[str, ...]) -> list[str]:
     return [h for m in metrics
-            for h in (METRIC_NAMES[m], f"{METRIC_NAMES[m]} paper", f"{METRIC_NAMES[m]} diff")]
+            for h in ((METRIC_NAMES[m],) if m in OURS_ONLY else
+                      (METRIC_NAMES[m], f"{METRIC_NAMES[m]} paper", f"{METRIC_NAMES[m]} diff"))]
 
 
 def _stat(group: Group | None, metric: str) -> Stat | None:
@@ -234,10 +264,12 @@ def _stat(group: Group | None, metric: str) -> Stat | None:
 
 
 def _tidy(table: str, dataset: str, model: str, metric: str, group: Group | None,
-          paper: PaperValue | None) -> dict:
+          paper: PaperValue | None, unc: Uncertainty | None = None) -> dict:
     """One CSV row; missing values are None (written as empty cells)."""
     stat = _stat(group, metric)
     ours = None if stat is None or stat.n == 0 else stat.mean
+    interval = None if unc is None or group is None else unc.interval(dataset, model, metric)
+    p_holm = None if unc is None else unc.p_holm.get((dataset, model, metric))
     return {
         "table": table, "dataset": dataset, "model": model,
         "paper_name": display_name(row_of(model, group)),
@@ -245,6 +277,9 @@ def _tidy(table: str, dataset: str, model: str, metric: str, group: Group | None
         "ours_std": None if ours is None else stat.std,
         "n_seeds": None if group is None else len(group.seeds),
         "n_defined": None if stat is None else stat.n,
+        "ci_low": None if interval is None else _finite_or_none(interval[0]),
+        "ci_high": None if interval is None else _finite_or_none(interval[1]),
+        "p_holm_vs_logmilp": None if p_holm is None else _finite_or_none(p_holm),
         "paper": None if paper is None else paper.mean,
         "paper_std": None if paper is None else paper.std,
         "diff": None if ours is None or paper is None else ours - paper.mean,
@@ -290,6 +325,24 @@ def _fmt_stat(stat: Stat | None) -> str:
     return f"{stat.mean:.4f}" if stat.n == 1 else f"{stat.mean:.4f} ± {stat.std:.4f}"
 
 
+def _fmt_cell(stat: Stat | None, unc: Uncertainty | None, dataset: str, model: str,
+              metric: str, mark: str | None = None) -> str:
+    """mean ± std, then the 95 % bootstrap interval and the significance mark when known
+    (`mark=""` suppresses the mark)."""
+    cell = _fmt_stat(stat)
+    if unc is None or stat is None or stat.n == 0:
+        return cell
+    interval = unc.interval(dataset, model, metric)
+    if interval is not None and all(math.isfinite(v) for v in interval):
+        cell += f" [{interval[0]:.4f}, {interval[1]:.4f}]"
+    sign = unc.mark(dataset, model, metric) if mark is None else mark
+    return f"{cell} {sign}" if sign else cell
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
 def _fmt_paper(paper: PaperValue | None) -> str:
     if paper is None:
         return MISSING
@@ -311,7 +364,8 @@ def _fmt_signed(value: float | None) -> str:
 _TEX = {"\\": "\\textbackslash{}", "&": "\\&", "%": "\\%", "_": "\\_", "#": "\\#", "$": "\\$",
         "{": "\\{", "}": "\\}", "~": "\\textasciitilde{}", "^": "\\textasciicircum{}",
         "±": "$\\pm$", "Δ": "$\\Delta$", "–": "--", "−": "$-$", "†": "\\dag{}", "τ": "$\\tau$",
-        "δ": "$\\delta$", "λ": "$\\lambda$", "≥": "$\\geq$"}
+        "δ": "$\\delta$", "λ": "$\\lambda$", "≥": "$\\geq$",
+        "↑": "$\\uparrow$", "↓": "$\\downarrow$", "α": "$\\alpha$"}
 
 
 def _tex(text: str) -> str:

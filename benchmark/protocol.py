@@ -2,7 +2,8 @@
 
 Steps, for a fitted model:
 1. score the validation bags; τ = `best_f1_threshold` on validation probabilities and bag labels;
-2. score the test bags once: ROC-AUC, average precision (`ap`, AUPRC), and precision / recall / F1 of `p >= τ`;
+2. score the test bags once: ROC-AUC, average precision (`ap`, AUPRC), and precision / recall /
+   F1 of `p >= τ`;
 3. on the ground-truth positive test bags (≥ 1 anomalous line): Loc@3 from the instance scores of
    that single test pass; key instance = top-1 instance score; the positive bags are re-scored
    with the key removed (`model.score(bags, drop=key)`) for SR at δ_sr = 0.1 (and 0.05, 0.2);

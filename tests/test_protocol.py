@@ -67,6 +67,8 @@ def test_evaluate_hand_computed(splits):
     assert m["f1"] == pytest.approx(0.8)
     # AUC: positives {.9, .9, .3} vs negative {.3}: 2 wins + 1 tie → 2.5 / 3
     assert m["auc"] == pytest.approx(2.5 / 3)
+    # AUPRC: at .9 P 1, R 2/3; at .3 P 3/4, R 1 → 2/3 · 1 + 1/3 · 3/4
+    assert m["ap"] == pytest.approx(11 / 12)
     # Loc@3: bag 0 top3 {1, 3, 2} hits 1/1; bag 2 hits 2/2; bag 3 top3 {0, 3, 2} misses 0/1
     assert m["loc@3"] == pytest.approx(3 / 4)
     # SR: keys = argmax = [1, 0, 0]; drops: bag 0 .9→.3 yes; bag 2 .9→.9 no; bag 3 .3→.3 no
@@ -92,7 +94,7 @@ def test_no_positive_test_bag_gives_nan_with_notes(splits):
     test = make_split([[0, 1], [3]], [[0, 0], [0]])
     out = evaluate(FixedWeights(), {"val": splits["val"], "test": test})
     m = out["metrics"]
-    for key in ("auc", "recall", "f1", "loc@3", "sr", "sr@0.05", "sr@0.2", "sr_unique_key"):
+    for key in ("auc", "ap", "recall", "f1", "loc@3", "sr", "sr@0.05", "sr@0.2", "sr_unique_key"):
         assert math.isnan(m[key]), key
     assert out["counts"]["test_unique_key_bags"] == 0
     assert out["pr_curve"] is None

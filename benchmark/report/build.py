@@ -9,6 +9,7 @@ from benchmark.report.budget import plain_records, write_budget_report
 from benchmark.report.crossdomain import write_crossdomain_report
 from benchmark.report.figures import write_figures
 from benchmark.report.oracle import oracle_table
+from benchmark.report.ranks import write_rank_report
 from benchmark.report.tables import build_tables, write_tables
 from benchmark.report.uncertainty import compute_uncertainty, with_score_values
 from benchmark.store import load_cross_domain_records, load_records
@@ -19,12 +20,13 @@ log = logging.getLogger(__name__)
 def build_report(results_dir: Path, loc_ks: tuple[int, ...] = (),
                  sr_deltas: tuple[float, ...] = ()) -> list[Path]:
     """Tables I–III (with 95 % bootstrap intervals and significance marks from the runs' score
-    files, benchmark.report.uncertainty) and the oracle-τ table into `<results_dir>/tables/`, iso-F1 figures into `<results_dir>/figures/`;
-    with `loc_ks` or `sr_deltas`, also Table II-extra (`table2_extra.*`): Loc@k and SR@δ
-    recomputed from the runs' score files. The label-budget records (ALPHA) only feed the
-    label-budget figures and the annotation-saved table (benchmark.report.budget); the
-    cross-domain records (runs/crossdomain/) only the cross-domain table and figure
-    (benchmark.report.crossdomain).
+    files, benchmark.report.uncertainty), the oracle-τ table and the rank test (`ranks.md`,
+    benchmark.report.ranks) into `<results_dir>/tables/`; iso-F1 and critical-difference
+    figures into `<results_dir>/figures/`; with `loc_ks` or `sr_deltas`, also Table II-extra
+    (`table2_extra.*`): Loc@k and SR@δ recomputed from the runs' score files. The label-budget
+    records (ALPHA) only feed the label-budget figures and the annotation-saved table
+    (benchmark.report.budget); the cross-domain records (runs/crossdomain/) only the
+    cross-domain table and figure (benchmark.report.crossdomain).
 
     Returns the written paths. With no record, the tables still list the paper's numbers.
     """
@@ -43,6 +45,7 @@ def build_report(results_dir: Path, loc_ks: tuple[int, ...] = (),
         tables.append(extra_table(plain, rescored, tuple(loc_ks), tuple(sr_deltas)))
     paths = write_tables(tables, results_dir / "tables")
     paths += write_figures(plain, results_dir / "figures")
+    paths += write_rank_report(scored, results_dir / "tables", results_dir / "figures")
     paths += write_budget_report(records, results_dir / "tables", results_dir / "figures")
     paths += write_crossdomain_report(load_cross_domain_records(results_dir),
                                       results_dir / "tables", results_dir / "figures")

@@ -43,11 +43,16 @@ def write_figures(records: list[RunRecord], out_dir: Path) -> list[Path]:
     present = {d for d, _ in groups}
     for dataset in (d for d in ordered(present, DATASET_ORDER) if d in present):
         fig = iso_f1_figure(dataset, [g for (d, _), g in groups.items() if d == dataset])
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for ext in ("png", "pdf"):
-            path = out_dir / f"iso_f1_{dataset}.{ext}"
-            save_figure(fig, path)
-            paths.append(path)
+        paths += save_png_pdf(fig, out_dir, f"iso_f1_{dataset}")
+    return paths
+
+
+def save_png_pdf(fig: Figure, out_dir: Path, stem: str) -> list[Path]:
+    """`<out_dir>/<stem>.png` and `.pdf` (save_figure); returns both paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / f"{stem}.{ext}" for ext in ("png", "pdf")]
+    for path in paths:
+        save_figure(fig, path)
     return paths
 
 

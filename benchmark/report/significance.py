@@ -80,7 +80,10 @@ def rank_test(metric: str, means: dict[str, dict[str, float]]) -> RankTest | Non
         return None
     table = np.array([[means[d][m] for m in models] for d in datasets])
     ranks = np.vstack([rankdata(-row) for row in table])
-    chi2, p = friedmanchisquare(*table.T)
+    if np.all(ranks == ranks[:, :1]):  # every dataset ties every model: no evidence at all
+        chi2, p = 0.0, 1.0
+    else:
+        chi2, p = friedmanchisquare(*table.T)
     k, n = len(models), len(datasets)
     q = studentized_range.ppf(1 - ALPHA, k, np.inf) / math.sqrt(2)
     cd = q * math.sqrt(k * (k + 1) / (6 * n))

@@ -3,11 +3,14 @@
 `python -m benchmark describe DATASET [--data-file PATH] [--data-dir DIR] [--max-lines N]
 [--strict] [--quick] [--json]`: the product goes to stdout (a table, or exactly one JSON object
 with `--json`); progress and logs go to stderr. A split without a positive or without a negative
-bag is listed as a warning (`"warnings"` in the JSON). A data problem prints `error: <message>` on
-stderr and exits with code 2.
+bag is listed as a warning (`"warnings"` in the JSON); the split's leakage audit follows the
+split table (`"leakage"` in the JSON, benchmark.data.leakage). A data problem prints
+`error: <message>` on stderr and exits with code 2.
 """
 
 from __future__ import annotations
+
+from benchmark.data.leakage import format_audit
 
 
 def format_summary(s: dict) -> str:
@@ -35,6 +38,10 @@ def format_summary(s: dict) -> str:
     lines.append(f"{'split':<6} {'bags':>10} {'positive':>10}")
     for name, split in s["splits"].items():
         lines.append(f"{name:<6} {split['bags']:>10,} {split['positive_bags']:>10,}")
+    if s.get("leakage"):
+        lines.append("")
+        lines.append("leakage audit")
+        lines.extend(f"  {line}" for line in format_audit(s["leakage"]))
     if s["warnings"]:
         lines.append("")
         lines.extend(f"warning: {w}" for w in s["warnings"])

@@ -56,6 +56,7 @@ from benchmark.data.download import verify_raw_file
 from benchmark.data.embedding import embed_templates
 from benchmark.data.errors import DataError
 from benchmark.data.inputs import check_time_order, check_unparsed, raise_if_unclean, too_few_bags
+from benchmark.data.leakage import audit_splits, check_audit
 from benchmark.data.parsing import DistinctContents, parse_distinct
 from benchmark.data.readers import LogReader, fill_timestamps
 from benchmark.data.splitting import SPLITS, split_bags, split_warnings
@@ -83,7 +84,9 @@ def prepare_dataset(name: str | DatasetCard, *, data_file: Path | None = None,
     fraction of unparsed lines accepted (default: the card's `checks.max_unparsed`, 5 %).
     verify: MD5-check the card's default raw file (once per content) before use. Every problem
     with the input is a DataError naming the file. A split without a positive or without a
-    negative bag is logged as a warning and listed in `summary["warnings"]`.
+    negative bag is logged as a warning and listed in `summary["warnings"]`. The split's leakage
+    audit (benchmark.data.leakage) is `summary["leakage"]`; bags sharing lines across splits are
+    a DataError.
     """
     stages = _parsed_stages(name, data_file, data_dir, max_lines, strict, quick, max_unparsed,
                             verify)
@@ -118,6 +121,8 @@ def prepare_dataset(name: str | DatasetCard, *, data_file: Path | None = None,
                         "bags": bags_key})
     summary["input"] = dict(stages.identity)
     summary["time_steps_back"] = stages.steps_back
+    summary["leakage"] = audit_splits({name: split.bags for name, split in splits.items()})
+    check_audit(summary["leakage"], card.name)
     for warning in summary["warnings"]:
         log.warning("%s: %s", card.name, warning)
     return PreparedDataset(card.name, templates, splits, summary)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from tabulate import tabulate
 
+from benchmark.data.leakage import audit_note
 from benchmark.protocol import LOC_K, SR_DELTA, SR_EXTRA_DELTAS, loc_key, sr_key
 from benchmark.records import RunRecord
 from benchmark.report.aggregate import (
@@ -97,6 +98,7 @@ def build_tables(records: list[RunRecord], uncertainty: Uncertainty | None = Non
     flag_notes = _flag_notes(groups.values())
     for table in tables:
         table.notes += flag_notes
+    tables[0].notes += _leakage_notes(groups, datasets)
     return tables
 
 
@@ -314,6 +316,17 @@ def _flag_notes(groups) -> list[str]:
     if any(g.mixed_configs for g in groups):
         notes.append("† = the seeds of this cell ran under different configs or data; rerun "
                      "them with one command.")
+    return notes
+
+
+def _leakage_notes(groups: dict, datasets: list[str]) -> list[str]:
+    """The split's leakage audit per dataset, from its records' data summaries (when stored)."""
+    notes = []
+    for dataset in datasets:
+        audit = next((r.data_summary["leakage"] for (d, _), g in sorted(groups.items())
+                      if d == dataset for r in g.records if "leakage" in r.data_summary), None)
+        if audit is not None:
+            notes.append(audit_note(dataset_display_name(dataset), audit))
     return notes
 
 

@@ -11,7 +11,6 @@ default when the run has the machine to itself).
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmark.cost import CostLedger
 from benchmark.data.bagset import PreparedDataset
 from benchmark.labelling.grid import LabelPlan
 from benchmark.protocol import PROTOCOL_VERSION, evaluate, loc_key
@@ -86,12 +86,12 @@ def run_one(spec: RunSpec, dataset: PreparedDataset, context: RunContext) -> Pat
                                  device=torch.device(context.device), checkpoint_path=ckpt)
     model = get_model(spec.model, spec.config, model_context)
     splits = dataset.splits
-    start = time.perf_counter()
-    model.fit(splits["train"].bags, splits["val"].bags)
-    fit_seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    evaluation = evaluate(model, {"val": splits["val"], "test": splits["test"]})
-    evaluate_seconds = time.perf_counter() - start
+    ledger = CostLedger(context.device)
+    with ledger.phase("fit"):
+        model.fit(splits["train"].bags, splits["val"].bags)
+    with ledger.phase("evaluate"):
+        evaluation = evaluate(model, {"val": splits["val"], "test": splits["test"]})
+    fit_seconds = ledger.seconds["fit"]
     _save_artifacts(spec, model, evaluation, splits["test"].bags, context.results_dir)
     history = getattr(model, "history_", None)
     record = RunRecord(
@@ -103,8 +103,8 @@ def run_one(spec: RunSpec, dataset: PreparedDataset, context: RunContext) -> Pat
         threshold=evaluation["threshold"], counts=evaluation["counts"],
         pr_curve=evaluation["pr_curve"], notes=evaluation["notes"],
         history=None if history is None else plain(history),
-        timings={"prepare_seconds": context.prepare_seconds, "fit_seconds": fit_seconds,
-                 "evaluate_seconds": evaluate_seconds},
+        timings={"prepare_seconds": context.prepare_seconds,
+                 **ledger.timings(model, extras)},
         environment={"device": context.device, "torch_threads": torch.get_num_threads(),
                      "libraries": context.libraries, "python": context.python,
                      "git_commit": context.git_commit},

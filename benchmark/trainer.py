@@ -112,6 +112,8 @@ class TrainHistory:
     best_epoch: int = 0
     stopped_early: bool = False
     resumed_after: int = 0
+    steps: int = 0
+    """Optimiser steps taken over all epochs (benchmark.cost's `train_steps`)."""
 
 
 def train_network(
@@ -193,6 +195,7 @@ def train_network(
                 loss = loss_fn(batch)
             check_finite(loss, model_name, context.seed, epoch, step + 1)
             optimiser.step(loss)
+            history.steps += 1
             total += float(loss.detach())
         history.losses.append(total / steps)
 

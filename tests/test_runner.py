@@ -60,18 +60,23 @@ def test_end_to_end_records_then_skip(tmp_path, capsys):
     for seed in (0, 1):
         record = json.loads(store.record_path(tmp_path, "tiny", MODEL, seed).read_text())
         assert record["seed"] == seed and record["model"] == MODEL
-        assert set(record["metrics"]) >= {"auc", "precision", "recall", "f1", "threshold",
+        assert set(record["metrics"]) >= {"auc", "ap", "precision", "recall", "f1", "threshold",
                                           "loc@3", "sr", "sr@0.05", "sr@0.2"}
         assert record["metrics"]["auc"] > 0.75  # the planted templates are learnable
         assert record["config"]["epochs"] == 10 and len(record["config_hash"]) == 64
         assert record["threshold"]["rule"] == "max-val-f1"
-        assert set(record["timings"]) == {"prepare_seconds", "fit_seconds", "evaluate_seconds"}
+        timings = record["timings"]  # the cost ledger (benchmark.cost); CPU run: no GPU key
+        assert set(timings) == {"prepare_seconds", "fit_seconds", "evaluate_seconds",
+                                "fit_cpu_seconds", "evaluate_cpu_seconds", "peak_rss_mb",
+                                "peak_rss_scope_run", "parameters", "train_steps"}
+        assert timings["peak_rss_mb"] > 10 and timings["fit_cpu_seconds"] > 0
+        assert timings["parameters"] > 0 and timings["train_steps"] >= 10  # ≥ 1 step / epoch
         assert record["environment"]["device"] == "cpu"
         assert "torch" in record["environment"]["libraries"]
         assert record["pr_curve"]["precision"] and "git_commit" in record["environment"]
         assert record["history"]["best_epoch"] >= 1 and record["schema_version"] == 2
-    for n in (1, 2, 3):
-        assert (tmp_path / "tables" / f"table{n}.md").exists()
+    for name in ("table1", "table2", "table3", "oracle_tau", "cost", "ranks"):
+        assert (tmp_path / "tables" / f"{name}.md").exists()
     assert (tmp_path / "figures" / "iso_f1_tiny.png").exists()
     assert "2 finished" in capsys.readouterr().out
 

@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 from benchmark.report.budget import plain_records, write_budget_report
+from benchmark.report.cost import cost_table
 from benchmark.report.crossdomain import write_crossdomain_report
 from benchmark.report.figures import write_figures
 from benchmark.report.oracle import oracle_table
@@ -20,7 +21,8 @@ log = logging.getLogger(__name__)
 def build_report(results_dir: Path, loc_ks: tuple[int, ...] = (),
                  sr_deltas: tuple[float, ...] = ()) -> list[Path]:
     """Tables I–III (with 95 % bootstrap intervals and significance marks from the runs' score
-    files, benchmark.report.uncertainty), the oracle-τ table and the rank test (`ranks.md`,
+    files, benchmark.report.uncertainty), the oracle-τ table, the cost ledger
+    table (`cost.*`, benchmark.report.cost) and the rank test (`ranks.md`,
     benchmark.report.ranks) into `<results_dir>/tables/`; iso-F1 and critical-difference
     figures into `<results_dir>/figures/`; with `loc_ks` or `sr_deltas`, also Table II-extra
     (`table2_extra.*`): Loc@k and SR@δ recomputed from the runs' score files. The label-budget
@@ -37,7 +39,7 @@ def build_report(results_dir: Path, loc_ks: tuple[int, ...] = (),
              results_dir / "runs", len(records) - len(plain))
     uncertainty = compute_uncertainty(plain, results_dir)
     scored = with_score_values(plain, uncertainty)
-    tables = build_tables(scored, uncertainty) + [oracle_table(scored)]
+    tables = build_tables(scored, uncertainty) + [oracle_table(scored), cost_table(records)]
     if loc_ks or sr_deltas:
         from benchmark.report.rescore import extra_table, rescored_records
 

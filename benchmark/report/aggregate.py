@@ -80,6 +80,17 @@ def ordered(names: set[str], order: tuple[str, ...]) -> list[str]:
     return list(order) + sorted(names - set(order))
 
 
+def report_sections(records: list[RunRecord]) -> list[tuple[str, list[tuple[str, Group]]]]:
+    """The datasets with records (report order), each with its (model, Group) pairs in model
+    order: the skeleton of a table with one section per dataset and one row per model run."""
+    groups = group_records(records)
+    present = {d for d, _ in groups}
+    return [(dataset, [(m, groups[dataset, m])
+                       for m in ordered({m for d, m in groups if d == dataset}, MODEL_ORDER)
+                       if (dataset, m) in groups])
+            for dataset in ordered(present, DATASET_ORDER) if dataset in present]
+
+
 def row_of(model: str, group: Group | None) -> str:
     """The paper row of a table row: its records' `paper_row`, else the model's default row."""
     return group.paper_row if group is not None else default_row(model)

@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from benchmark.records import RunRecord
-from benchmark.report.aggregate import DATASET_ORDER, MODEL_ORDER, group_records, ordered, row_of
+from benchmark.report.aggregate import report_sections, row_of
 from benchmark.report.paper_reference import dataset_display_name, display_name
 from benchmark.report.tables import MISSING, Table
 
@@ -29,14 +29,9 @@ def cost_table(records: list[RunRecord]) -> Table:
     """One section per dataset (label-budget runs are datasets `<base>@…` of their own)."""
     table = Table("cost", "Cost ledger: what each run cost (fit and evaluation)",
                   ["Model", "Seeds", *(header for _, header, _ in COLUMNS)])
-    groups = group_records(records)
-    present = {d for d, _ in groups}
-    for dataset in (d for d in ordered(present, DATASET_ORDER) if d in present):
+    for dataset, models in report_sections(records):
         rows = []
-        for model in ordered({m for d, m in groups if d == dataset}, MODEL_ORDER):
-            group = groups.get((dataset, model))
-            if group is None:
-                continue
+        for model, group in models:
             row = [display_name(row_of(model, group)), str(len(group.seeds))]
             for key, _, how in COLUMNS:
                 values = np.array([_number(_ledger_value(r, key)) for r in group.records])

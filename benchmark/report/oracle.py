@@ -9,7 +9,7 @@ shows the cost of transferring τ from validation (gap = oracle − validation �
 from __future__ import annotations
 
 from benchmark.records import RunRecord
-from benchmark.report.aggregate import DATASET_ORDER, MODEL_ORDER, group_records, ordered, row_of
+from benchmark.report.aggregate import report_sections, row_of
 from benchmark.report.paper_reference import dataset_display_name, display_name
 from benchmark.report.tables import MISSING_NOTE, STD_NOTE, Table, _fmt_signed, _fmt_stat, _tidy
 from benchmark.report.uncertainty import ORACLE_F1
@@ -22,14 +22,9 @@ def oracle_table(records: list[RunRecord]) -> Table:
                   "beside F1 at the validation τ",
                   ["Model", "Seeds (scored)", "F1 at validation τ", "F1 at oracle τ",
                    "gap (oracle − val.)"])
-    groups = group_records(records)
-    present = {d for d, _ in groups}
-    for dataset in (d for d in ordered(present, DATASET_ORDER) if d in present):
+    for dataset, models in report_sections(records):
         rows = []
-        for model in ordered({m for d, m in groups if d == dataset}, MODEL_ORDER):
-            group = groups.get((dataset, model))
-            if group is None:
-                continue
+        for model, group in models:
             f1, oracle = group.stat("f1"), group.stat(ORACLE_F1)
             gap = oracle.mean - f1.mean if oracle.n and f1.n else float("nan")
             rows.append([display_name(row_of(model, group)),

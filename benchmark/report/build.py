@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 
 def build_report(results_dir: Path, loc_ks: tuple[int, ...] = (),
-                 sr_deltas: tuple[float, ...] = ()) -> list[Path]:
+                 sr_deltas: tuple[float, ...] = (), reference_rows: bool = False) -> list[Path]:
     """Tables I–III (with 95 % bootstrap intervals and significance marks from the runs' score
     files, benchmark.report.uncertainty), the oracle-τ table, the cost ledger
     table (`cost.*`, benchmark.report.cost) and the rank test (`ranks.md`,
@@ -30,7 +30,9 @@ def build_report(results_dir: Path, loc_ks: tuple[int, ...] = (),
     (benchmark.report.budget); the cross-domain records (runs/crossdomain/) only the
     cross-domain table and figure (benchmark.report.crossdomain).
 
-    Returns the written paths. With no record, the tables still list the paper's numbers.
+    reference_rows: add other papers' published numbers as separate rows of Table I
+    (benchmark.report.reference_rows). Returns the written paths. With no record, the tables
+    still list the paper's numbers.
     """
     results_dir = Path(results_dir)
     records = load_records(results_dir)
@@ -40,6 +42,10 @@ def build_report(results_dir: Path, loc_ks: tuple[int, ...] = (),
     uncertainty = compute_uncertainty(plain, results_dir)
     scored = with_score_values(plain, uncertainty)
     tables = build_tables(scored, uncertainty) + [oracle_table(scored), cost_table(records)]
+    if reference_rows:
+        from benchmark.report.reference_rows import add_reference_rows
+
+        add_reference_rows(tables[0])
     if loc_ks or sr_deltas:
         from benchmark.report.rescore import extra_table, rescored_records
 

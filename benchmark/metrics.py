@@ -34,7 +34,8 @@ def average_precision(probabilities: np.ndarray, labels: np.ndarray) -> float:
         return float("nan")
     p = _finite(probabilities, "probabilities")
     _same_shape(p, y)
-    return float(average_precision_score(y, p))
+    # clipped: the sum of (R_n − R_{n−1}) · P_n can exceed 1 by a rounding error (1 + 2e-16)
+    return float(np.clip(average_precision_score(y, p), 0.0, 1.0))
 
 
 def precision_recall_f1(

@@ -36,6 +36,12 @@ def test_average_precision_by_hand():
     # thresholds .9 (P 1, R .5), .8 (P .5), .7 (P 2/3, R 1), .6: AP = .5·1 + .5·2/3
     assert average_precision([0.9, 0.8, 0.7, 0.6], [1, 0, 1, 0]) == pytest.approx(5 / 6)
     assert math.isnan(average_precision([0.2, 0.4], [0, 0]))
+    # a perfect ranking whose sum of recall steps rounds above 1 stays a valid record metric
+    rng = np.random.default_rng(0)
+    for n in range(3, 60):
+        y = rng.integers(0, 2, n)
+        y[0] = 1
+        assert 0.0 <= average_precision(np.where(y == 1, 0.9, 0.1) + rng.random(n) * 1e-3, y) <= 1
 
 
 def _random_scores(rng: np.random.Generator, n: int = 120, positives: int = 30,

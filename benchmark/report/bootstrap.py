@@ -158,4 +158,5 @@ def _weighted_ap(p: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         precision = np.where(ctp + cfp > 0, ctp / (ctp + cfp), 0.0)
         total = tp.sum(axis=1)
-        return np.where(total > 0, (tp * precision).sum(axis=1) / total, np.nan)
+        ap = np.where(total > 0, (tp * precision).sum(axis=1) / total, np.nan)
+    return np.clip(ap, 0.0, 1.0)  # as benchmark.metrics.average_precision

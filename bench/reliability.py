@@ -23,6 +23,7 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "reliability"))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from cases import (  # noqa: E402
     BGL_2K,

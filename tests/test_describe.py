@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 from data_samples import write_bgl_log
+from loghub import loghub_file
 
 from benchmark.cli import benchmark_main as main
 from benchmark.data import pipeline
 
-LOGHUB = Path(__file__).resolve().parents[2] / "shared" / "data" / "loghub-2k"
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -96,9 +96,7 @@ def test_strict_names_file_and_line(tmp_path, capsys):
 @pytest.mark.parametrize("dataset,name,anomalous", [
     ("bgl", "BGL_2k.log", 143), ("zookeeper", "Zookeeper_2k.log", 13)])
 def test_loghub_2k_through_the_command_line(tmp_path, dataset, name, anomalous):
-    path = LOGHUB / name
-    if not path.is_file():
-        pytest.skip(f"{path} not available")
+    path = loghub_file(name)
     done = subprocess.run([sys.executable, "-m", "benchmark", "describe", dataset, "--data-file",
                            str(path), "--data-dir", str(tmp_path), "--json"], cwd=REPO,
                           capture_output=True, text=True, check=True)

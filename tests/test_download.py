@@ -6,12 +6,11 @@ import hashlib
 import io
 import socket
 import tarfile
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from http_files import serve_files
 
 from benchmark.cli import benchmark_main
 from benchmark.data import cards
@@ -40,33 +39,8 @@ def server():
     404 elsewhere; `requests` counts GETs per path."""
     corrupt = bytearray(ARCHIVE)
     corrupt[len(corrupt) // 2] ^= 0xFF
-    files = {"/good.tar.gz": ARCHIVE, "/corrupt.tar.gz": bytes(corrupt)}
-    requests: dict[str, int] = {}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server API)
-            requests[self.path] = requests.get(self.path, 0) + 1
-            body = files.get(self.path)
-            if body is None:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,),
-                              daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{httpd.server_address[1]}"
-    yield SimpleNamespace(base=base, requests=requests)
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join()
+    with serve_files({"/good.tar.gz": ARCHIVE, "/corrupt.tar.gz": bytes(corrupt)}) as served:
+        yield served
 
 
 def _closed_port() -> int:

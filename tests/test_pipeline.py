@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 from data_samples import write_bgl_log
+from loghub import loghub_file
 
 from benchmark.data import pipeline
 from benchmark.data.cards import load_card
@@ -17,8 +17,6 @@ from benchmark.data.parsing import DistinctContents, parse_distinct
 from benchmark.data.pipeline import prepare_dataset
 from benchmark.data.readers import read_all
 from benchmark.data.tokens import tokenize_template
-
-LOGHUB = Path(__file__).resolve().parents[2] / "shared" / "data" / "loghub-2k"
 
 
 def test_prepared_dataset_is_consistent(tmp_path):
@@ -144,9 +142,7 @@ def test_tokenize_template():
 
 @pytest.mark.parametrize("dataset,name", [("bgl", "BGL_2k"), ("zookeeper", "Zookeeper_2k")])
 def test_templates_equal_plain_drain3_on_loghub_2k(dataset, name):
-    path = LOGHUB / f"{name}.log"
-    if not path.is_file():
-        pytest.skip(f"{path} not available")
+    path = loghub_file(f"{name}.log")
     from drain3 import TemplateMiner
 
     from benchmark.data.parsing import drain3_config

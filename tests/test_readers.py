@@ -11,11 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from loghub import loghub_file
 
 from benchmark.data.errors import DataError
 from benchmark.data.readers import LogReader, fill_timestamps, read_all
-
-LOGHUB = Path(__file__).resolve().parents[2] / "shared" / "data" / "loghub-2k"
 
 BGL_LINES = [
     "- 1117838570 2005.06.03 R02-M1-N0-C:J12-U11 2005-06-03-15.42.50.675872 R02-M1-N0-C:J12-U11 "
@@ -69,9 +68,7 @@ def test_zookeeper_levels_and_millisecond_timestamps(tmp_path):
 @pytest.mark.parametrize("name,fmt,rule,anomalous", [
     ("BGL_2k.log", "bgl", "first_field", 143), ("Zookeeper_2k.log", "zookeeper", "level", 13)])
 def test_loghub_samples(name, fmt, rule, anomalous):
-    path = LOGHUB / name
-    if not path.is_file():
-        pytest.skip(f"{path} not available")
+    path = loghub_file(name)
     _, _, labels, unparsed, stats = read_all(path, fmt, label_rule=rule)
     assert stats.lines == 2000 and int(labels.sum()) == anomalous and not unparsed.any()
 

@@ -30,7 +30,8 @@ logger = logging.getLogger(__name__)
 def fetch_source(name: str, url: str, md5: str | None, filename: str, data_dir: Path,
                  progress: bool = True) -> Path:
     """Return `<data_dir>/raw/<name>/<filename>`, downloading it from `url` if it is missing or
-    does not match `md5` (hex digest; None = no check, the computed MD5 is logged as a warning).
+    does not match `md5` (an MD5 hex digest, or `ALG:HEX` for another hashlib algorithm such as
+    `sha256:…`; None = no check, the computed MD5 is logged as a warning).
 
     Raises DataError (one readable message: what went wrong, the URL to fetch by hand, and where
     to put the file) on a hash mismatch, a network failure or an unwritable target directory.
@@ -39,25 +40,28 @@ def fetch_source(name: str, url: str, md5: str | None, filename: str, data_dir: 
     import requests
 
     target = (Path(data_dir) / "raw" / name / filename).resolve()
+    alg, _, digest = md5.lower().rpartition(":") if md5 else ("", "", "")
+    alg = alg or "md5"
+    known_hash = f"{alg}:{digest}" if md5 else None
     manual = (f"download {url} by hand and save it as {target}"
-              + (f" (expected md5:{md5})" if md5 else ""))
-    known_hash = f"md5:{md5.lower()}" if md5 else None
-    if target.is_file() and (md5 is None or pooch.file_hash(str(target), alg="md5") == md5.lower()):
-        logger.info("%s: %s already present%s", name, target, " (md5 ok)" if md5 else "")
+              + (f" (expected {known_hash})" if md5 else ""))
+    if target.is_file() and (md5 is None or pooch.file_hash(str(target), alg=alg) == digest):
+        logger.info("%s: %s already present%s", name, target, f" ({alg} ok)" if md5 else "")
         return target
     if target.exists():
-        logger.warning("%s: %s does not match md5:%s; downloading it again", name, target, md5)
+        logger.warning("%s: %s does not match %s; downloading it again", name, target,
+                       known_hash)
 
-    downloader = _HashingDownloader(pooch.HTTPDownloader(progressbar=progress))
+    downloader = _HashingDownloader(pooch.HTTPDownloader(progressbar=progress), alg)
     try:
         pooch.retrieve(url, known_hash=known_hash, fname=target.name, path=target.parent,
                        downloader=downloader, progressbar=progress)
     except ValueError as exc:
-        if downloader.found_md5 is None:  # not a hash check: pooch rejected the request itself
+        if downloader.found_hash is None:  # not a hash check: pooch rejected the request itself
             raise DataError(f"{name}: cannot download {url}: {exc}; {manual}") from None
         raise DataError(
-            f"{name}: downloaded file is corrupted: expected md5:{md5} but got "
-            f"md5:{downloader.found_md5} (download discarded); retry, or {manual}") from None
+            f"{name}: downloaded file is corrupted: expected {known_hash} but got "
+            f"{alg}:{downloader.found_hash} (download discarded); retry, or {manual}") from None
     except requests.exceptions.RequestException as exc:
         reason = type(exc).__name__
         status = getattr(exc.response, "status_code", None)
@@ -70,7 +74,7 @@ def fetch_source(name: str, url: str, md5: str | None, filename: str, data_dir: 
     if md5 is None:
         logger.warning("%s: no md5 in the dataset card, download not verified; its md5 is %s "
                        "(add `md5 = \"%s\"` to the card to pin it)",
-                       name, downloader.found_md5, downloader.found_md5)
+                       name, downloader.found_hash, downloader.found_hash)
     return target
 
 
@@ -132,17 +136,19 @@ def _save_verdicts(path: Path, verdicts: dict) -> None:
 
 
 class _HashingDownloader:
-    """Wraps a pooch downloader and records the MD5 of what it fetched (for error messages)."""
+    """Wraps a pooch downloader and records the hash (`alg`) of what it fetched (for error
+    messages)."""
 
-    def __init__(self, inner) -> None:
+    def __init__(self, inner, alg: str = "md5") -> None:
         self.inner = inner
-        self.found_md5: str | None = None
+        self.alg = alg
+        self.found_hash: str | None = None
 
     def __call__(self, url: str, output_file: str, pooch_instance) -> None:
         import pooch
 
         self.inner(url, output_file, pooch_instance)
-        self.found_md5 = pooch.file_hash(output_file, alg="md5")
+        self.found_hash = pooch.file_hash(output_file, alg=self.alg)
 
 
 def download_datasets(names: list[str], data_dir: Path | None, progress: bool = True) -> int:
@@ -152,11 +158,16 @@ def download_datasets(names: list[str], data_dir: Path | None, progress: bool = 
     """
     from benchmark.data.cards import load_card
     from benchmark.data.pipeline import resolve_data_dir
+    from benchmark.data.samples import SAMPLE_SETS, fetch_samples
 
     data_dir = resolve_data_dir(data_dir)
     status = 0
     for name in names:
         try:
+            if name in SAMPLE_SETS:
+                paths = fetch_samples(name, data_dir, progress=progress)
+                print(f"{name}: {len(paths)} files in {paths[0].parent}")
+                continue
             card = load_card(name)
             source = card.source
             if source.url is None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 from cases import BGL_2K, CACHE_CASES, cache_path_is_a_file, fingerprint, prepare, run_cache_case
+from loghub import needs
 
 from benchmark.data import cache as cache_module
 
-pytestmark = pytest.mark.skipif(not BGL_2K.is_file(), reason=f"{BGL_2K} not available")
+pytestmark = needs("BGL_2k.log")
 
 
 @pytest.fixture(scope="module")

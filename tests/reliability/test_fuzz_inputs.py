@@ -9,12 +9,12 @@ import random
 import tempfile
 from pathlib import Path
 
-import pytest
 from cases import BGL_2K, run_describe
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from loghub import needs
 
-pytestmark = pytest.mark.skipif(not BGL_2K.is_file(), reason=f"{BGL_2K} not available")
+pytestmark = needs("BGL_2k.log")
 
 LINES = BGL_2K.read_bytes().splitlines(keepends=True) if BGL_2K.is_file() else []
 FUZZ = settings(max_examples=15, deadline=None, derandomize=True,

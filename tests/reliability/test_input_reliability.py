@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 from cases import BGL_2K, INPUT_CASES, judge_input, run_describe
+from loghub import needs
 
 from benchmark.data import cache as cache_module
 from benchmark.data import download, pipeline
 from benchmark.data.cards import load_card
 from benchmark.data.errors import DataError
 
-pytestmark = pytest.mark.skipif(not BGL_2K.is_file(), reason=f"{BGL_2K} not available")
+pytestmark = needs("BGL_2k.log")
 
 
 @pytest.mark.parametrize("case", INPUT_CASES, ids=[c.name for c in INPUT_CASES])

@@ -45,7 +45,7 @@ log = logging.getLogger("paper_scale")
 
 NORMAL_TRAINED = {"deeplog", "loganomaly", "logbert"}
 """Models that learn from the normal training bags only (their epoch is over those)."""
-TRAINER_USERS = ("models.logmilp", "baselines.next_key", "baselines.logbert",
+TRAINER_USERS = ("models.logmilp", "models.episodes", "baselines.next_key", "baselines.logbert",
                  "baselines.logformer", "baselines.midlog")
 """Modules that call benchmark.trainer.train_network (wrapped here to time its parts)."""
 
@@ -152,7 +152,8 @@ def measure(name: str, path: Path, work: Path, steps: int, val_bags: int, score_
     n_train = int((train.labels == 0).sum()) if name in NORMAL_TRAINED else len(train)
     batch = getattr(config, "batch_size", 64)
     epochs = getattr(defaults, "epochs", 1)
-    steps_full = -(-n_train // batch)
+    fixed_steps = getattr(defaults, "steps_per_epoch", None)  # episodic models: steps per epoch
+    steps_full = fixed_steps or -(-n_train // batch)
     if timer.found and timer.validations:
         step_s = (timer.loop_s - timer.validate_s) / steps
         validate_s = timer.validate_s / timer.validations
@@ -189,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="where the log and its cache go (default: a temporary directory)")
+    parser.add_argument("--save-costs", type=Path, default=None, metavar="JSON",
+                        help="merge the measured rows into this cost model (e.g. "
+                             "benchmark/cost_model.json, read by run_all.py --plan)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.lines < 1000 or args.steps < 1:
@@ -223,6 +227,11 @@ def main(argv: list[str] | None = None) -> int:
                     rows.append({"model": name, "s/step": f"error: {type(error).__name__}"})
             log.info("%s: %s", name, rows[-1])
     print(tabulate(rows, headers="keys", tablefmt="github"))
+    if args.save_costs is not None:
+        from benchmark.cost_model import save_measurements
+
+        save_measurements(args.save_costs, rows, lines=args.lines, device=args.device,
+                          threads=args.threads, command=" ".join(sys.argv))
     total = sum(r.get("projected h/seed", 0.0) for r in rows)
     print(f"projected grid on this machine: {total:.1f} h per seed over {len(rows)} models, "
           f"{total * args.seeds:.1f} h for {args.seeds} seeds (one dataset of this size, "

@@ -35,6 +35,7 @@ and lets them share the visible GPUs (like local joblib workers do).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import sys
@@ -49,6 +50,8 @@ log = logging.getLogger(__name__)
 
 BACKENDS = ("local", "dask")
 TASK_RETRIES = 2
+STOP_TIMEOUT = 1
+"""Seconds the Dask client and LocalCluster get to close when the grid is being stopped."""
 
 Outcome = tuple[Any, str | None]
 """(run spec, None on success or the error text)."""
@@ -141,6 +144,25 @@ def _run_dask(run, pending, dataset, context, jobs, scheduler) -> Iterator[Outco
                           spec.seed, err)
                 yield spec, f"{type(err).__name__}: {err}"
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        if isinstance(sys.exc_info()[1], KeyboardInterrupt):
+            _abandon(client, cluster)
+        else:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+
+def _abandon(client: Any, cluster: Any) -> None:
+    """Close a client and LocalCluster whose workers benchmark.interrupt has already ended,
+    without waiting on the dead processes, then end the workers the cluster started again to
+    replace them (and keep Dask's exit hook from waiting on them)."""
+    from distributed.deploy.spec import SpecCluster
+
+    from benchmark.interrupt import stop_workers
+
+    for part in (client, cluster):
+        if part is not None:
+            with contextlib.suppress(Exception):
+                part.close(timeout=STOP_TIMEOUT)
+    stop_workers()
+    SpecCluster._instances.discard(cluster)

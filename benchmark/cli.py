@@ -172,6 +172,9 @@ def build_run_all_parser() -> argparse.ArgumentParser:
     parser.add_argument("--results-dir", type=Path, default=Path("results"),
                         help="where records, tables and figures go (default: results/)")
     parser.add_argument("--force", action="store_true", help="rerun finished runs")
+    parser.add_argument("--plan", action="store_true",
+                        help="print every run of the grid (recorded or to run), the data it "
+                             "needs and the projected hours, then exit without training")
     parser.add_argument("--report-only", action="store_true",
                         help="rebuild tables and figures from the records; no data, no training")
     parser.add_argument("--loc-k", nargs="+", type=positive_int_arg, default=[], metavar="K",
@@ -194,28 +197,24 @@ def run_all_main(argv: list[str] | None = None, source: Any = None) -> int:
     if args.report_only:
         return _report_only(args.results_dir, **extra, reference_rows=args.reference_rows)
     from benchmark.data.errors import DataError
-    from benchmark.grid import GridOptions, UsageError, run_grid
+    from benchmark.grid import UsageError
+    from benchmark.interrupt import Interrupted, stop_on_signals
 
     try:
-        cross = cross_domain_spec(args)
-        datasets = list(cross.datasets) if cross is not None else args.datasets
-        options = GridOptions(
-            datasets=tuple(datasets), models=tuple(args.models), seeds=tuple(args.seeds),
-            device=args.device, jobs=args.jobs, threads=args.threads, quick=args.quick,
-            data_dir=args.data_dir, data_files=data_files_for(args.data_file, datasets),
-            max_lines=args.max_lines, results_dir=args.results_dir, force=args.force,
-            strict=args.strict, max_unparsed=args.max_unparsed, verify=not args.no_verify,
-            overrides=group_overrides(args.overrides), backend=args.backend,
-            scheduler=args.scheduler, keep_checkpoints=args.keep_checkpoints,
-            label_plans=label_plans(args), cross_domain=cross, **extra)
-        outcome = run_grid(options, source)
+        with stop_on_signals():
+            outcome = _run_grid(args, source)
     except (UsageError, DataError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted: finished runs are recorded; rerun the same command to resume",
+    except KeyboardInterrupt as err:
+        code = err.exit_code if isinstance(err, Interrupted) else 130
+        print(f"interrupted ({err or 'SIGINT'}): every worker stopped; finished runs are "
+              f"recorded and unfinished ones keep their last epoch's checkpoint under "
+              f"{args.results_dir / 'checkpoints'}; rerun the same command to resume",
               file=sys.stderr)
-        return 130
+        return code
+    if outcome is None:  # --plan
+        return 0
     print(f"runs: {len(outcome.finished)} finished, {len(outcome.skipped)} already recorded, "
           f"{len(outcome.failed)} failed; report under {args.results_dir}")
     for run, error in outcome.failed:
@@ -223,6 +222,42 @@ def run_all_main(argv: list[str] | None = None, source: Any = None) -> int:
     if args.reference_rows:  # the grid's report has none: rebuild it with them
         _report_only(args.results_dir, **extra, reference_rows=True)
     return 1 if outcome.failed else 0
+
+
+def _run_grid(args: argparse.Namespace, source: Any) -> Any:
+    """The grid the options describe (its GridOutcome), or its plan printed (None)."""
+    from benchmark.grid import GridOptions, run_grid
+
+    cross = cross_domain_spec(args)
+    datasets = list(cross.datasets) if cross is not None else args.datasets
+    options = GridOptions(
+        datasets=tuple(datasets), models=tuple(args.models), seeds=tuple(args.seeds),
+        device=args.device, jobs=args.jobs, threads=args.threads, quick=args.quick,
+        data_dir=args.data_dir, data_files=data_files_for(args.data_file, datasets),
+        max_lines=args.max_lines, results_dir=args.results_dir, force=args.force,
+        strict=args.strict, max_unparsed=args.max_unparsed, verify=not args.no_verify,
+        overrides=group_overrides(args.overrides), backend=args.backend,
+        scheduler=args.scheduler, keep_checkpoints=args.keep_checkpoints,
+        label_plans=label_plans(args), cross_domain=cross, loc_ks=tuple(args.loc_k),
+        sr_deltas=tuple(args.sr_delta))
+    if args.plan:
+        _print_plan(options, source)
+        return None
+    return run_grid(options, source)
+
+
+def _print_plan(options: Any, source: Any) -> None:
+    from benchmark.grid import UsageError
+    from benchmark.plan import format_plan, plan_grid
+    from benchmark.seeding import resolve_device
+
+    if options.cross_domain is not None:
+        raise UsageError("--plan covers ground-truth and label-budget grids, not --cross-domain")
+    try:
+        device = resolve_device(options.device).type
+    except (ValueError, RuntimeError) as err:
+        raise UsageError(f"--device: {err}") from None
+    print(format_plan(plan_grid(options, source), device))
 
 
 def _report_only(results_dir: Path, loc_ks: tuple[int, ...] = (),

@@ -29,6 +29,7 @@ from benchmark.crossdomain import CrossDomainSpec
 from benchmark.data.bagset import PreparedDataset
 from benchmark.data.errors import DataError
 from benchmark.labelling.grid import LabelPlan
+from benchmark.plan import plan_grid, warn_if_long
 from benchmark.protocol import PROTOCOL_VERSION
 from benchmark.records import MAX_SEED
 from benchmark.registry import list_models, model_class, resolve_config
@@ -133,14 +134,15 @@ class GridOutcome:
 def run_grid(options: GridOptions, source: DataSource | None = None) -> GridOutcome:
     """Run every pending (dataset, model, seed) of the grid and rebuild the report."""
     source = source or pipeline_source()
-    models = _check_options(options)
+    models = check_options(options)
     if options.cross_domain is not None:
         return _run_cross_domain(options, models, source)
     try:
         device = resolve_device(options.device)
     except (ValueError, RuntimeError) as err:
         raise UsageError(f"--device: {err}") from None
-    plans = {name: _plan_dataset(name, models, options, source) for name in options.datasets}
+    plans = {name: plan_dataset(name, models, options, source) for name in options.datasets}
+    warn_if_long(plan_grid(options, source), device.type, options.jobs)
     clean_stale_temp(options.results_dir)
     outcome = GridOutcome()
     environment = {"device": str(device), "libraries": library_versions(),
@@ -259,7 +261,7 @@ def expand_models(patterns: tuple[str, ...]) -> list[str]:
     return names
 
 
-def _check_options(options: GridOptions) -> list[str]:
+def check_options(options: GridOptions) -> list[str]:
     """Every choice that needs no data, checked first; returns the model names."""
     if options.jobs < 1:
         raise UsageError(f"--jobs must be ≥ 1, got {options.jobs}")
@@ -287,7 +289,7 @@ def _check_options(options: GridOptions) -> list[str]:
     return models
 
 
-def _plan_dataset(name: str, models: list[str], options: GridOptions, source: DataSource
+def plan_dataset(name: str, models: list[str], options: GridOptions, source: DataSource
                   ) -> list[RunSpec]:
     """Every (model, seed) RunSpec of one dataset, with the hash that identifies its record."""
     data_file = options.data_files.get(name)

@@ -90,6 +90,7 @@ def test_conformance_suite_runs_the_new_model(plugin_path):
         env=_env(plugin_path), capture_output=True, text=True, timeout=300).stdout
 
 
+@pytest.mark.slow
 def test_joblib_workers_run_the_new_model(plugin_path, tmp_path):
     script = textwrap.dedent(f"""
         import sys

@@ -45,6 +45,7 @@ def test_bursty_log_has_the_real_bgl_traits(bursty):
     assert rate["val"] > 2 * rate["test"] > 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["logformer", "midlog"])
 def test_bag_supervised_baselines_rank_bursty_bgl_above_chance(bursty, name):
     model = fit_on_tiny(name, resolve_config(name, quick=True), bursty)

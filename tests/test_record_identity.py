@@ -110,6 +110,7 @@ def test_not_a_regular_file_is_a_clear_error(tmp_path):
     assert content_identity(write_bgl_log(tmp_path / "x.log"))["size"] > 0
 
 
+@pytest.mark.slow
 def test_replaced_file_reruns_moved_checkout_does_not(tmp_path, capsys):
     """End to end through the real pipeline with a tiny model on a small BGL-format log."""
     home = tmp_path / "home"

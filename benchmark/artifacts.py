@@ -1,9 +1,11 @@
 """What a run leaves beside its record: the fitted model and the test split's scores.
 
 Layout (next to `results/runs/<dataset>/<model>/seed<k>.json`):
-- `results/models/<dataset>/<model>/seed<k>.pt` (git-ignored): the fitted model
-  (`TrainedBagModel.state_for_saving`: network weights + the learned state the network is built
-  from), the resolved config and its hash, the validation threshold τ, the dataset card and
+- `results/models/<dataset>/<model>/seed<k>.pt` (git-ignored): the fitted model's state in the
+  form the model declares (benchmark.capabilities; `state_format`): "torch" =
+  `TrainedBagModel.state_for_saving` (network weights + the learned state the network is built
+  from), "arrays" = a `TorchFreeModel`'s NumPy arrays (stored as tensors) + JSON values; the
+  resolved config and its hash, the validation threshold τ, the dataset card and
   identity the run was hashed with, and the trained template table (texts + vectors, with their
   SHA-256 identity) — a self-contained file: `localize` needs no data. A probe of test bags with
   their probabilities checks on load that the rebuilt model scores as the fitted one did.
@@ -30,13 +32,12 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 
 from benchmark.atomic import atomic_write_bytes
+from benchmark.capabilities import TorchFreeModel, TorchStateModel, needs_torch
 from benchmark.data.bagset import TemplateTable
 from benchmark.protocol import TestScores
 
 if TYPE_CHECKING:  # the report reads score files without torch
     import torch
-
-    from benchmark.trained_model import TrainedBagModel
 
 MODEL_FILE_VERSION = 1
 SCORES_FILE_VERSION = 1
@@ -76,7 +77,8 @@ def template_identity(templates: TemplateTable) -> dict[str, Any]:
 class SavedModel:
     """A loaded model file: the fitted model and what it was trained with."""
 
-    model: TrainedBagModel
+    model: Any
+    """The rebuilt model (a TorchStateModel or TorchFreeModel, benchmark.capabilities)."""
     dataset: str
     model_name: str
     seed: int
@@ -95,7 +97,7 @@ def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def save_model(path: Path, model: TrainedBagModel, *, dataset: str, seed: int,
+def save_model(path: Path, model: Any, *, dataset: str, seed: int,
                config_hash: str, dataset_identity: dict[str, Any], threshold: float,
                probe: tuple[Any, np.ndarray]) -> None:
     """Write the fitted `model` atomically. probe: (BagSet of test bags, their (n,) float64
@@ -116,7 +118,7 @@ def save_model(path: Path, model: TrainedBagModel, *, dataset: str, seed: int,
         "templates": {"texts": list(templates.texts),
                       "vectors": torch.from_numpy(np.array(templates.vectors, np.float32))},
         "template_identity": template_identity(templates),
-        "state": model.state_for_saving(),
+        **_state_payload(model),
         "probe": {"ids": torch.from_numpy(np.concatenate(ids) if ids else np.zeros(0, np.int64)),
                   "lengths": torch.tensor([len(i) for i in ids], dtype=torch.int64),
                   "probabilities": torch.from_numpy(np.asarray(probe_p, np.float64))},
@@ -165,12 +167,10 @@ def load_model(path: Path, device: torch.device | str = "cpu",
     except (KeyError, ValueError) as err:
         raise ArtifactError(f"{path}: model {name!r} cannot be rebuilt here: {err}") from None
     context = ModelContext(templates=templates, seed=int(payload["seed"]),
-                           device=torch.device(device))
+                           device=torch.device(device) if needs_torch(cls) else "cpu")
     model = get_model(name, config, context)
-    if not hasattr(model, "load_state"):
-        raise ArtifactError(f"{path}: {cls.__name__} cannot load saved state")
     try:
-        model.load_state(payload["state"])
+        _load_state(model, payload)
     except (RuntimeError, KeyError) as err:
         raise ArtifactError(f"{path}: the saved weights do not fit {name}'s network "
                             f"({err}); code changed since the run? rerun it") from None
@@ -190,6 +190,35 @@ def load_model(path: Path, device: torch.device | str = "cpu",
     return SavedModel(model, payload["dataset"], name, int(payload["seed"]),
                       payload["config_hash"], float(payload["threshold"]),
                       identity_dict.get("card", {}), identity_dict, templates, path)
+
+
+def _state_payload(model: Any) -> dict[str, Any]:
+    """{"state_format", "state"}: what the model declares (benchmark.capabilities)."""
+    import torch
+
+    if isinstance(model, TorchFreeModel):
+        arrays, meta = model.state_arrays()
+        return {"state_format": "arrays", "state": {
+            "arrays": {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()},
+            "meta": json.dumps(meta)}}
+    if isinstance(model, TorchStateModel):
+        return {"state_format": "torch", "state": model.state_for_saving()}
+    raise ArtifactError(f"{type(model).__name__} declares no savable state "
+                        "(benchmark.capabilities)")
+
+
+def _load_state(model: Any, payload: dict[str, Any]) -> None:
+    """Load the payload's state into `model` in the format it was saved in (files written
+    before `state_format` existed hold "torch"). RuntimeError when the model cannot take it."""
+    state_format = payload.get("state_format", "torch")
+    if state_format == "arrays" and isinstance(model, TorchFreeModel):
+        state = payload["state"]
+        model.load_arrays({k: v.numpy() for k, v in state["arrays"].items()},
+                          json.loads(state["meta"]))
+    elif state_format == "torch" and isinstance(model, TorchStateModel):
+        model.load_state(payload["state"])
+    else:
+        raise RuntimeError(f"{type(model).__name__} cannot load a {state_format!r} state")
 
 
 # ---------------------------------------------------------------- test scores

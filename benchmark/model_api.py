@@ -28,12 +28,15 @@ if TYPE_CHECKING:  # torch is imported by the models that need it, not by the re
 class ModelContext:
     """What a model may know besides its config: the template table, seed and device.
 
+    device: a torch.device for torch models; the string "cpu" for a TorchFreeModel
+    (benchmark.capabilities), which never touches torch.
+
     checkpoint_path: where the trainer keeps this run's end-of-epoch checkpoint (None = none).
     """
 
     templates: TemplateTable
     seed: int
-    device: torch.device
+    device: torch.device | str
     checkpoint_path: Path | None = None
 
 
@@ -91,3 +94,11 @@ def checked_drop(drop: np.ndarray | None, bags: BagSet, model_name: str) -> np.n
         raise ValueError(f"{model_name}: drop[{b}] = {drop[b]} is outside bag {b} of "
                          f"{bags.lengths[b]} instances (use {NO_DROP} for none)")
     return drop
+
+
+def normal_bags(train: BagSet, model_name: str) -> BagSet:
+    """The training bags labelled normal (0): all that a normal-behaviour model may learn from."""
+    normal = train.subset(np.flatnonzero(train.labels == 0))
+    if len(normal) == 0:
+        raise ValueError(f"{model_name}: no normal (label 0) training bag to learn from")
+    return normal

@@ -3,9 +3,11 @@
 `run_one` is what every backend (benchmark.backends) executes, in the driver or in a worker
 process; a run leaves its record and, written just before it, its artifacts
 (benchmark.artifacts: the fitted model and the test split's scores); its end-of-epoch checkpoint
-is removed once the record is written, unless kept. Thread policy: `RunContext.threads` torch
-threads (None: one in a worker, whose process shares the cores with other workers; torch's
-default when the run has the machine to itself).
+is removed once the record is written, unless kept. Thread policy: `RunContext.threads` threads
+(None: one in a worker, whose process shares the cores with other workers; one per core when the
+run has the machine to itself), set the way the model computes (benchmark.capabilities): torch's
+intra-op threads for a torch model; for a `TorchFreeModel` the BLAS / OpenMP pools
+(threadpoolctl) around fit and evaluation, with no torch seeding, device, or checkpoint.
 """
 
 from __future__ import annotations
@@ -64,29 +66,61 @@ class RunContext:
 
 def run_one(spec: RunSpec, dataset: PreparedDataset, context: RunContext) -> Path:
     """Fit, evaluate and record one run; returns the record path."""
-    import torch
-
-    from benchmark import checkpoint
-    from benchmark.model_api import ModelContext
-    from benchmark.registry import get_model
-    from benchmark.seeding import seed_everything
+    from benchmark.capabilities import needs_torch
+    from benchmark.registry import model_class
     from benchmark.threads import default_threads
 
-    torch.set_num_threads(context.threads or default_threads(jobs=1))
+    threads = context.threads or default_threads(jobs=1)
     extras = {}
     if spec.label_plan is not None:
         plan = spec.label_plan
         dataset, summary = plan.apply(dataset, spec.seed)
         base = spec.dataset.removesuffix(plan.dataset_name(""))
         extras["label_budget"] = plan.record_extras(base, summary)
+    if needs_torch(model_class(spec.model)):
+        return _run_torch(spec, dataset, context, threads, extras)
+    from threadpoolctl import threadpool_limits
+
+    from benchmark.seeding import seed_python_numpy
+
+    with threadpool_limits(limits=threads):
+        seed_python_numpy(spec.seed)
+        return _fit_evaluate_record(spec, dataset, context, "cpu", None,
+                                    {"device": "cpu", "threads": threads}, extras)
+
+
+def _run_torch(spec: RunSpec, dataset: PreparedDataset, context: RunContext, threads: int,
+               extras: dict[str, Any]) -> Path:
+    """run_one for a torch model: torch threads, seeds, device and checkpoint."""
+    import torch
+
+    from benchmark import checkpoint
+    from benchmark.seeding import seed_everything
+
+    torch.set_num_threads(threads)
     seed_everything(spec.seed)
     ckpt = checkpoint.checkpoint_path(context.results_dir, spec.dataset, spec.model, spec.seed,
                                       spec.config_hash)
-    model_context = ModelContext(templates=dataset.templates, seed=spec.seed,
-                                 device=torch.device(context.device), checkpoint_path=ckpt)
+    path = _fit_evaluate_record(spec, dataset, context, torch.device(context.device), ckpt,
+                                {"device": context.device,
+                                 "torch_threads": torch.get_num_threads()}, extras)
+    if not context.keep_checkpoints:
+        checkpoint.remove(ckpt)
+    return path
+
+
+def _fit_evaluate_record(spec: RunSpec, dataset: PreparedDataset, context: RunContext,
+                         device: Any, ckpt: Path | None, environment: dict[str, Any],
+                         extras: dict[str, Any]) -> Path:
+    """Build the model on `device`, fit, evaluate, save its artifacts and write the record."""
+    from benchmark.model_api import ModelContext
+    from benchmark.registry import get_model
+
+    model_context = ModelContext(templates=dataset.templates, seed=spec.seed, device=device,
+                                 checkpoint_path=ckpt)
     model = get_model(spec.model, spec.config, model_context)
     splits = dataset.splits
-    ledger = CostLedger(context.device)
+    ledger = CostLedger(str(device))
     with ledger.phase("fit"):
         model.fit(splits["train"].bags, splits["val"].bags)
     with ledger.phase("evaluate"):
@@ -105,13 +139,10 @@ def run_one(spec: RunSpec, dataset: PreparedDataset, context: RunContext) -> Pat
         history=None if history is None else plain(history),
         timings={"prepare_seconds": context.prepare_seconds,
                  **ledger.timings(model, extras)},
-        environment={"device": context.device, "torch_threads": torch.get_num_threads(),
-                     "libraries": context.libraries, "python": context.python,
+        environment={**environment, "libraries": context.libraries, "python": context.python,
                      "git_commit": context.git_commit},
         finished_at=datetime.now(UTC).isoformat(timespec="seconds"), extras=extras)
     write_record(spec.path, record)
-    if not context.keep_checkpoints:
-        checkpoint.remove(ckpt)
     m, loc = evaluation["metrics"], loc_key()
     log.info("%s/%s seed %d: auc %.4f f1 %.4f %s %.4f sr %.4f (fit %.1f s)", spec.dataset,
              spec.model, spec.seed, m["auc"], m["f1"], loc, m[loc], m["sr"], fit_seconds)
@@ -123,12 +154,14 @@ def _save_artifacts(spec: RunSpec, model: Any, evaluation: dict, test: Any,
     """The test scores (every model) and the fitted model (models that can save their state),
     beside the record."""
     from benchmark import artifacts
+    from benchmark.capabilities import can_save
 
     scores = evaluation["test_scores"]
     artifacts.save_scores(artifacts.scores_path(results_dir, spec.dataset, spec.model, spec.seed),
                           scores, spec.config_hash)
-    if not hasattr(model, "state_for_saving"):
-        log.info("%s: not a TrainedBagModel; no model file saved", spec.model)
+    if not can_save(model):
+        log.info("%s: declares no savable state (benchmark.capabilities); no model file saved",
+                 spec.model)
         return
     probe = np.arange(min(artifacts.PROBE_BAGS, len(test)))
     artifacts.save_model(artifacts.model_path(results_dir, spec.dataset, spec.model, spec.seed),

@@ -31,7 +31,14 @@ from torch import nn
 
 from benchmark.data.bagset import NO_DROP, BagSet, reinsert_dropped
 from benchmark.length_batching import iter_length_batches
-from benchmark.model_api import BagModel, BagScores, ModelContext, NotFittedError, checked_drop
+from benchmark.model_api import (
+    BagModel,
+    BagScores,
+    ModelContext,
+    NotFittedError,
+    checked_drop,
+    normal_bags,
+)
 from benchmark.threshold import best_f1_threshold
 from benchmark.trainer import (
     BagBatch,
@@ -41,14 +48,6 @@ from benchmark.trainer import (
     make_batch,
     train_network,
 )
-
-
-def normal_bags(train: BagSet, model_name: str) -> BagSet:
-    """The training bags labelled normal (0): all that a normal-behaviour model may learn from."""
-    normal = train.subset(np.flatnonzero(train.labels == 0))
-    if len(normal) == 0:
-        raise ValueError(f"{model_name}: no normal (label 0) training bag to learn from")
-    return normal
 
 
 class TrainedBagModel(BagModel):

@@ -5,6 +5,8 @@ checked for the `BagModel` contract: `fit` returns self and leaves the BagSets u
 shapes, ranges and padding; `drop=` (and its checks; deletion models score the shortened bag); a
 fully dropped one-line bag; same seed → same numbers. Without fitting: declared traits, a frozen
 config whose defaults are inside their declared ranges, and a clear error when scoring before fit.
+Models without torch (benchmark.capabilities.TorchFreeModel: counts_lr, counts_iforest) run the
+same checks; tests/test_torch_free.py shows they fit and score with torch blocked.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import pytest
 import torch
 from conftest import make_tiny_dataset
 
+from benchmark.capabilities import TorchFreeModel, needs_torch
+from benchmark.count_models import CountsModel
 from benchmark.data.bagset import NO_DROP, BagSet, PreparedDataset
 from benchmark.model_api import BagModel, BagScores, ModelContext, NotFittedError
 from benchmark.registry import get_model, list_models, model_class, resolve_config
@@ -173,10 +177,15 @@ def test_score_before_fit_is_a_clear_error(name: str, tiny_dataset: PreparedData
 @pytest.mark.parametrize("name", list_models())
 def test_traits_are_declared(name: str):
     cls = model_class(name)
-    assert issubclass(cls, TrainedBagModel), f"{name}: every built-in model uses the base"
+    if issubclass(cls, TorchFreeModel):  # the classical references: not rows of the paper
+        assert issubclass(cls, CountsModel) and not issubclass(cls, TrainedBagModel), name
+        assert cls.paper_row is None and not needs_torch(cls)
+    else:
+        assert issubclass(cls, TrainedBagModel), f"{name}: every built-in model uses a base"
+        assert isinstance(cls.paper_row, str) and cls.paper_row
+        assert needs_torch(cls)
     assert cls.trains_on in ("all", "normal")
     assert cls.drop_mode in ("zero", "delete")
-    assert isinstance(cls.paper_row, str) and cls.paper_row
 
 
 @pytest.mark.parametrize("name", list_models())

@@ -1,0 +1,60 @@
+"""What the harness asks a model beyond `BagModel`: small protocols, checked with isinstance.
+
+- `TorchStateModel`: a fitted model whose saved state is a torch network's `state_dict` plus its
+  fitted state (every `TrainedBagModel`). The harness treats any model that is not a
+  `TorchFreeModel` as a torch model: it seeds torch, sets torch's thread count, hands it a
+  `torch.device` and an end-of-epoch checkpoint path.
+- `TorchFreeModel`: fits and scores with NumPy / scikit-learn only, and its fitted state is
+  NumPy arrays plus JSON values (the classical references, benchmark.count_models). The harness
+  seeds Python and NumPy only, limits the BLAS / OpenMP thread pools (threadpoolctl) instead of
+  torch's, passes the device as the string "cpu" and keeps no checkpoint.
+
+Both can be written to a model file and rebuilt from it by the same code (benchmark.artifacts).
+Both protocols hold methods only, so `issubclass` works on a registered class before it is built.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from benchmark.data.bagset import BagSet
+
+
+@runtime_checkable
+class TorchStateModel(Protocol):
+    """Saved as {"net": state_dict, "fitted": fitted state} (benchmark.trained_model)."""
+
+    def state_for_saving(self) -> dict[str, Any]: ...
+
+    def load_state(self, state: dict[str, Any]) -> Any: ...
+
+    def bag_probabilities(self, bags: BagSet) -> np.ndarray: ...
+
+
+@runtime_checkable
+class TorchFreeModel(Protocol):
+    """Fits and scores without torch; saved as arrays + JSON values."""
+
+    def state_arrays(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """(named NumPy arrays, JSON-able values) of the fitted model."""
+        ...
+
+    def load_arrays(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Any:
+        """Become the fitted model `state_arrays` described; returns self."""
+        ...
+
+    def bag_probabilities(self, bags: BagSet) -> np.ndarray: ...
+
+
+def needs_torch(model_or_class: Any) -> bool:
+    """Whether the harness must run a model (instance or registered class) with torch."""
+    if isinstance(model_or_class, type):
+        return not issubclass(model_or_class, TorchFreeModel)
+    return not isinstance(model_or_class, TorchFreeModel)
+
+
+def can_save(model: Any) -> bool:
+    """Whether benchmark.artifacts can write `model` to a model file."""
+    return isinstance(model, TorchStateModel | TorchFreeModel)

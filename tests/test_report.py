@@ -126,3 +126,20 @@ def test_report_without_records_still_lists_the_paper(tmp_path):
     build_report(tmp_path)
     md = (tmp_path / "tables" / "table1.md").read_text()
     assert "0.9342 ± 0.0101" in md and "| LogMILP (OURS) | – |" in re.sub(r" +", " ", md)
+
+
+def test_classical_references_get_their_own_block_only_where_they_ran():
+    records = [make_record("bgl", "logmilp", 0), make_record("synthetic", "logmilp", 0),
+               make_record("synthetic", "counts_iforest", 0, f1=0.41),
+               make_record("synthetic", "counts_lr", 0, f1=0.87)]
+    table1, table2, _ = build_tables(records)
+    for table in (table1, table2):
+        headings = [heading for heading, _ in table.sections]
+        block = "synthetic: classical references (template counts; not in the paper)"
+        assert headings.index(block) == headings.index("synthetic") + 1
+        assert not any(h.startswith("BGL:") for h in headings)
+        deep = dict(table.sections)["synthetic"]
+        assert not any(row[0].startswith("Counts") for row in deep)
+        assert [row[0] for row in dict(table.sections)[block]] == ["Counts + LR",
+                                                                  "Counts + iForest"]
+    assert "0.8700" in to_markdown(table1)

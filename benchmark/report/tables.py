@@ -29,12 +29,14 @@ from benchmark.report.aggregate import (
 )
 from benchmark.report.paper_reference import (
     ABLATED_ROW,
+    CLASSICAL_ROWS,
     FULL_ROW,
     PaperValue,
     dataset_display_name,
     default_row,
     display_name,
     is_adapted,
+    is_classical,
     paper_delta,
     paper_value,
 )
@@ -66,6 +68,11 @@ CI_NOTE = ("[a, b] = 95 % percentile interval of the seed mean over 1,000 test-b
 SIG_NOTE = ("↑ / ↓ = significantly above / below LogMILP (OURS) on that metric: paired bootstrap "
             "test over the same resamples, Holm (1979) correction over the models of a dataset, "
             "α = 0.05 (see README, Statistics).")
+CLASSICAL_ORDER = tuple(row.default_model for row in CLASSICAL_ROWS)
+CLASSICAL_HEADING = "classical references (template counts; not in the paper)"
+CLASSICAL_NOTE = ("Classical references: Counts + LR = logistic regression on a bag's log-scaled "
+                  "template counts (bag labels, like LogMILP); Counts + iForest = isolation "
+                  "forest on the normal training bags' counts (baselines/counts_*.py).")
 PAPER_NOTE = ("Paper: Wong et al., LogMILP (2026), Tables I–III; its OURS row is mean ± std over "
               "3 seeds; LogMILP w/o consistency is from its Table III.")
 
@@ -235,24 +242,42 @@ def _row_group(groups: dict, dataset: str, paper_row: str) -> tuple[Group | None
 def _model_rows(table: Table, numeral: str, groups: dict, datasets: list[str],
                 models: list[str], metrics: tuple[str, ...], extra: tuple[str, ...],
                 star_adapted: bool, unc: Uncertainty | None = None) -> None:
-    """One section per dataset, one row per model: ours, paper and diff for each metric."""
+    """One section per dataset, one row per model: ours, paper and diff for each metric; the
+    classical references (paper_reference.CLASSICAL_ROWS) that ran on a dataset follow in a
+    section of their own."""
     for dataset in datasets:
-        rows = []
-        for model in models:
-            group = groups.get((dataset, model))
-            row_key = row_of(model, group)
-            star = "*" if star_adapted and is_adapted(row_key) else ""
-            row = [star + display_name(row_key), _seed_cell(group)]
-            for metric in metrics:
-                stat, paper = _stat(group, metric), paper_value(dataset, row_key, metric)
-                row.append(_fmt_cell(stat, unc, dataset, model, metric))
-                if metric not in OURS_ONLY:
-                    row += [_fmt_paper(paper), _fmt_diff(stat.mean if stat else None, paper)]
-                table.tidy.append(_tidy(numeral, dataset, model, metric, group, paper, unc))
-            for metric in extra:
-                table.tidy.append(_tidy(numeral, dataset, model, metric, group, None))
-            rows.append(row)
-        table.sections.append((dataset_display_name(dataset), rows))
+        classical = [m for m in models if is_classical(row_of(m, groups.get((dataset, m))))]
+        deep = [m for m in models if m not in classical]
+        ran = [m for m in ordered(set(classical), CLASSICAL_ORDER) if (dataset, m) in groups]
+        table.sections.append((dataset_display_name(dataset), _rows(
+            table, numeral, groups, dataset, deep, metrics, extra, star_adapted, unc)))
+        if ran:
+            table.sections.append((f"{dataset_display_name(dataset)}: {CLASSICAL_HEADING}", _rows(
+                table, numeral, groups, dataset, ran, metrics, extra, star_adapted, unc)))
+    if any(heading.endswith(CLASSICAL_HEADING) for heading, _ in table.sections):
+        table.notes.append(CLASSICAL_NOTE)
+
+
+def _rows(table: Table, numeral: str, groups: dict, dataset: str, models: list[str],
+          metrics: tuple[str, ...], extra: tuple[str, ...], star_adapted: bool,
+          unc: Uncertainty | None) -> list[list[str]]:
+    """The rows of `models` on `dataset` (their tidy CSV rows are added to `table`)."""
+    rows = []
+    for model in models:
+        group = groups.get((dataset, model))
+        row_key = row_of(model, group)
+        star = "*" if star_adapted and is_adapted(row_key) else ""
+        row = [star + display_name(row_key), _seed_cell(group)]
+        for metric in metrics:
+            stat, paper = _stat(group, metric), paper_value(dataset, row_key, metric)
+            row.append(_fmt_cell(stat, unc, dataset, model, metric))
+            if metric not in OURS_ONLY:
+                row += [_fmt_paper(paper), _fmt_diff(stat.mean if stat else None, paper)]
+            table.tidy.append(_tidy(numeral, dataset, model, metric, group, paper, unc))
+        for metric in extra:
+            table.tidy.append(_tidy(numeral, dataset, model, metric, group, None))
+        rows.append(row)
+    return rows
 
 
 def _triple_headers(metrics: tuple[str, ...]) -> list[str]:

@@ -9,8 +9,12 @@
   seeds Python and NumPy only, limits the BLAS / OpenMP thread pools (threadpoolctl) instead of
   torch's, passes the device as the string "cpu" and keeps no checkpoint.
 
-Both can be written to a model file and rebuilt from it by the same code (benchmark.artifacts).
-Both protocols hold methods only, so `issubclass` works on a registered class before it is built.
+`CrossDomainModel`: trains on several source datasets and adapts to a target with K labelled
+bags (`--cross-domain`); the classical references do not.
+
+Both state kinds are written to a model file and rebuilt from it by the same code
+(benchmark.artifacts). The protocols hold methods only, so `issubclass` works on a registered
+class before it is built.
 """
 
 from __future__ import annotations
@@ -46,6 +50,15 @@ class TorchFreeModel(Protocol):
         ...
 
     def bag_probabilities(self, bags: BagSet) -> np.ndarray: ...
+
+
+@runtime_checkable
+class CrossDomainModel(Protocol):
+    """Trains on several sources and adapts to a target (benchmark.crossdomain)."""
+
+    def fit_sources(self, trains: list[BagSet], vals: list[BagSet]) -> Any: ...
+
+    def adapt(self, support: BagSet, steps: int, lr: float) -> Any: ...
 
 
 def needs_torch(model_or_class: Any) -> bool:

@@ -178,9 +178,18 @@ def run_grid(options: GridOptions, source: DataSource | None = None) -> GridOutc
 def _run_cross_domain(options: GridOptions, models: list[str], source: DataSource
                       ) -> GridOutcome:
     """Every pending (model, K, seed) of the pair (benchmark.crossdomain), then the report."""
+    from benchmark.capabilities import CrossDomainModel
     from benchmark.crossdomain import pending_shots, plan_cross_domain, run_pair
 
     spec = options.cross_domain
+    unsupported = [m for m in models if not issubclass(model_class(m), CrossDomainModel)]
+    if unsupported and options.models:
+        raise UsageError(f"--cross-domain: {', '.join(unsupported)} cannot train on several "
+                         "sources and adapt (pass --models with the others)")
+    if unsupported:  # the default grid: every model that can
+        log.info("--cross-domain: skipping %s (no multi-source training / adaptation)",
+                 ", ".join(unsupported))
+        models = [m for m in models if m not in unsupported]
     if set(options.datasets) != set(spec.datasets) or options.label_plans:
         raise UsageError("--cross-domain takes its datasets from --sources and --target "
                          "(no --datasets, no --label-budget)")

@@ -20,12 +20,15 @@ import torch
 from conftest import make_tiny_dataset
 
 import benchmark.trainer
+from benchmark.capabilities import needs_torch
 from benchmark.data.bagset import BagSet
 from benchmark.model_api import BagModel, ModelContext
 from benchmark.registry import get_model, list_models, model_class, resolve_config
 
-NORMAL_MODELS = tuple(m for m in list_models() if model_class(m).trains_on == "normal")
-"""The models that learn normal behaviour (trait `trains_on = "normal"`)."""
+NORMAL_MODELS = tuple(m for m in list_models()
+                      if model_class(m).trains_on == "normal" and needs_torch(model_class(m)))
+"""The neural models that learn normal behaviour (trait `trains_on = "normal"`); the classical
+counts_iforest has its own tests (tests/test_count_models.py)."""
 FAST = {"epochs": 1, "batch_size": 8}
 LONG = 700
 

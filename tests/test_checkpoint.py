@@ -20,6 +20,7 @@ import torch
 from conftest import make_tiny_dataset
 
 from benchmark import checkpoint, cli, grid, store
+from benchmark.capabilities import needs_torch
 from benchmark.model_api import BagModel, ModelContext
 from benchmark.registry import get_model, list_models, model_class, resolve_config
 from benchmark.seeding import seed_everything
@@ -83,7 +84,7 @@ def same_scores(a: BagModel, b: BagModel, data) -> None:
     np.testing.assert_array_equal(sa.instance_scores, sb.instance_scores)
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", [m for m in list_models() if needs_torch(model_class(m))])
 def test_resume_after_epoch_2_is_bit_identical(name, tmp_path, monkeypatch, caplog):
     data = make_tiny_dataset(seed=0, bags_per_split=24)
     plain = fit(name, data, None)

@@ -157,3 +157,11 @@ def test_grid_runs_the_counts_models_without_torch_seeding_or_checkpoint(tmp_pat
         assert "torch_threads" not in record.environment
         saved = artifacts.load_model(artifacts.model_path(tmp_path, "tiny", name, 0))
         assert saved.model.name == name and not (tmp_path / "checkpoints").exists()
+
+
+def test_cross_domain_refuses_a_named_counts_model(tmp_path):
+    from benchmark import cli
+
+    rc = cli.run_all_main(["--cross-domain", "--sources", "bgl", "--target", "zookeeper",
+                           "--models", "counts_lr", "--results-dir", str(tmp_path)])
+    assert rc == 2

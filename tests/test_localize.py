@@ -28,8 +28,13 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def train(results: Path, data: Path, model: str, epochs: int = 1) -> None:
+    """A quick seed-0 run of `model` (`epochs` epochs where the model trains in epochs)."""
+    from benchmark.registry import resolve_config
+
+    epoch_set = (["--set", f"{model}.epochs={epochs}"]
+                 if hasattr(resolve_config(model), "epochs") else [])
     rc = cli.run_all_main(["--quick", "--models", model, "--seeds", "0", "--device", "cpu",
-                           "--threads", "1", "--set", f"{model}.epochs={epochs}",
+                           "--threads", "1", *epoch_set,
                            "--results-dir", str(results), "--data-dir", str(data)])
     assert rc == 0
 

@@ -17,12 +17,15 @@ from sklearn.metrics import roc_auc_score
 
 from baselines.logbert import masking_rounds
 from baselines.next_key import MAX_SURPRISE
+from benchmark.capabilities import needs_torch
 from benchmark.data.bagset import BagSet, TemplateTable
 from benchmark.model_api import BagModel, ModelContext
 from benchmark.registry import get_model, list_models, model_class, resolve_config
 
-NORMAL_MODELS = tuple(m for m in list_models() if model_class(m).trains_on == "normal")
-"""The models that learn normal behaviour (trait `trains_on = "normal"`)."""
+NORMAL_MODELS = tuple(m for m in list_models()
+                      if model_class(m).trains_on == "normal" and needs_torch(model_class(m)))
+"""The neural models that learn normal behaviour (trait `trains_on = "normal"`); the classical
+counts_iforest has its own tests (tests/test_count_models.py)."""
 LEARN_SETTINGS = {"epochs": 8, "patience": 8, "batch_size": 8, "top_g": 20}
 
 

@@ -29,7 +29,6 @@ from benchmark.report.aggregate import (
 )
 from benchmark.report.paper_reference import (
     ABLATED_ROW,
-    CLASSICAL_ROWS,
     FULL_ROW,
     PaperValue,
     dataset_display_name,
@@ -68,7 +67,6 @@ CI_NOTE = ("[a, b] = 95 % percentile interval of the seed mean over 1,000 test-b
 SIG_NOTE = ("↑ / ↓ = significantly above / below LogMILP (OURS) on that metric: paired bootstrap "
             "test over the same resamples, Holm (1979) correction over the models of a dataset, "
             "α = 0.05 (see README, Statistics).")
-CLASSICAL_ORDER = tuple(row.default_model for row in CLASSICAL_ROWS)
 CLASSICAL_HEADING = "classical references (template counts; not in the paper)"
 CLASSICAL_NOTE = ("Classical references: Counts + LR = logistic regression on a bag's log-scaled "
                   "template counts (bag labels, like LogMILP); Counts + iForest = isolation "
@@ -248,7 +246,7 @@ def _model_rows(table: Table, numeral: str, groups: dict, datasets: list[str],
     for dataset in datasets:
         classical = [m for m in models if is_classical(row_of(m, groups.get((dataset, m))))]
         deep = [m for m in models if m not in classical]
-        ran = [m for m in ordered(set(classical), CLASSICAL_ORDER) if (dataset, m) in groups]
+        ran = [m for m in classical if (dataset, m) in groups]
         table.sections.append((dataset_display_name(dataset), _rows(
             table, numeral, groups, dataset, deep, metrics, extra, star_adapted, unc)))
         if ran:

@@ -169,7 +169,7 @@ def measure(name: str, path: Path, work: Path, steps: int, val_bags: int, score_
         "setup s": round(setup_s, 1),
         f"validate s/{len(val_part)} bags": round(validate_s, 2),
         "score s/1000 bags": round(score_s, 2), "peak RSS MB": round(peak_rss_mb()),
-        "h/epoch": round(per_epoch / 3600, 3), "projected h/seed": round(hours, 2),
+        "h/epoch": round(per_epoch / 3600, 3), "projected h/seed": round(hours, 4),
     }
     if cuda:
         row["peak CUDA MB"] = round(torch.cuda.max_memory_allocated() / 2**20)

@@ -1,6 +1,7 @@
 """What a run leaves beside its record: the fitted model and the test split's scores.
 
-Layout (next to `results/runs/<dataset>/<model>/seed<k>.json`):
+Layout (next to `results/runs/<dataset>/<model>/seed<k>.json`; a quick or `--set` run adds its
+variant folder after `<model>/`, see benchmark.layout):
 - `results/models/<dataset>/<model>/seed<k>.pt` (git-ignored): the fitted model's state in the
   form the model declares (benchmark.capabilities; `state_format`): "torch" =
   `TrainedBagModel.state_for_saving` (network weights + the learned state the network is built
@@ -34,12 +35,20 @@ import numpy as np
 from benchmark.atomic import atomic_write_bytes
 from benchmark.capabilities import TorchFreeModel, TorchStateModel, needs_torch
 from benchmark.data.bagset import TemplateTable
+from benchmark.layout import model_path as model_path  # re-exported (paths: benchmark.layout)
+from benchmark.layout import read_regular
+from benchmark.layout import scores_path as scores_path
 from benchmark.protocol import TestScores
+from benchmark.sealed import SealError, seal, unseal
 
 if TYPE_CHECKING:  # the report reads score files without torch
     import torch
 
-MODEL_FILE_VERSION = 1
+MODEL_FILE_VERSION = 2
+MODEL_MAGIC = b"logmilp-bench model v2\n"
+"""Model files are sealed (benchmark.sealed): this header, the sha256 of the payload, the payload
+(a `torch.save` of the dict below, whatever the model's state format); the digest is checked
+before anything is deserialised."""
 SCORES_FILE_VERSION = 1
 PROBE_BAGS = 16
 PROBE_TOLERANCE = 1e-5
@@ -51,14 +60,6 @@ SCORE_ARRAYS = ("probabilities", "labels", "lengths", "instance_scores", "line_l
 
 class ArtifactError(Exception):
     """A saved model or score file that is missing, unreadable, corrupt or does not fit."""
-
-
-def model_path(results_dir: Path, dataset: str, model: str, seed: int) -> Path:
-    return Path(results_dir) / "models" / dataset / model / f"seed{seed}.pt"
-
-
-def scores_path(results_dir: Path, dataset: str, model: str, seed: int) -> Path:
-    return Path(results_dir) / "models" / dataset / model / f"seed{seed}.scores.npz"
 
 
 def template_identity(templates: TemplateTable) -> dict[str, Any]:
@@ -123,31 +124,56 @@ def save_model(path: Path, model: Any, *, dataset: str, seed: int,
                   "lengths": torch.tensor([len(i) for i in ids], dtype=torch.int64),
                   "probabilities": torch.from_numpy(np.asarray(probe_p, np.float64))},
     }
-    _atomic_write(Path(path), lambda f: torch.save(payload, f))
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    atomic_write_bytes(Path(path), seal(MODEL_MAGIC, buffer.getvalue()))
 
 
 def load_model(path: Path, device: torch.device | str = "cpu",
                expect_templates: TemplateTable | None = None) -> SavedModel:
     """Load and check a model file: version, template table against its stored identity (and
     against `expect_templates` when given), weights strictly, and the probe bags' probabilities.
-    Raises ArtifactError naming the file and the reason."""
+    Raises ArtifactError naming the file and the reason. The file's sha256 (benchmark.sealed) is
+    checked before anything is deserialised: a flipped bit or an edited τ is refused."""
+    import torch
+
+    path = Path(path)
+    try:
+        raw = read_regular(path)
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: no saved model (run the grid for this dataset, model and "
+                            "seed first, e.g. `python run_all.py --quick --models MODEL`)"
+                            ) from None
+    except OSError as err:
+        raise ArtifactError(f"{path}: unreadable ({err.strerror or err})") from None
+    try:
+        data = unseal(MODEL_MAGIC, raw)
+    except SealError as err:
+        raise ArtifactError(f"{path}: refused: {err}; rerun the run to save it again"
+                            ) from None
+    try:
+        payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any unpickling failure means a bad file
+        raise ArtifactError(f"{path}: not a loadable model file ({type(err).__name__}: "
+                            f"{err})") from None
+    if not isinstance(payload, dict) or payload.get("version") != MODEL_FILE_VERSION:
+        raise ArtifactError(f"{path}: not a model file of version {MODEL_FILE_VERSION}")
+    try:
+        return _rebuild(path, payload, device, expect_templates)
+    except (KeyError, TypeError, AttributeError, IndexError) as err:
+        raise ArtifactError(f"{path}: incomplete model file ({type(err).__name__}: {err})"
+                            ) from None
+
+
+def _rebuild(path: Path, payload: dict, device: torch.device | str,
+             expect_templates: TemplateTable | None) -> SavedModel:
+    """The checked SavedModel of a verified payload (see load_model)."""
     import torch
 
     from benchmark.data.bagset import BagSet
     from benchmark.model_api import ModelContext
     from benchmark.registry import get_model, model_class, resolve_config
 
-    path = Path(path)
-    if not path.is_file():
-        raise ArtifactError(f"{path}: no saved model (run the grid for this dataset, model and "
-                            "seed first, e.g. `python run_all.py --quick --models MODEL`)")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any unpickling failure means a bad file
-        raise ArtifactError(f"{path}: not a loadable model file ({type(err).__name__}: "
-                            f"{err})") from None
-    if not isinstance(payload, dict) or payload.get("version") != MODEL_FILE_VERSION:
-        raise ArtifactError(f"{path}: not a model file of version {MODEL_FILE_VERSION}")
     vectors = payload["templates"]["vectors"].numpy()
     templates = TemplateTable(tuple(payload["templates"]["texts"]), vectors)
     identity = template_identity(templates)
@@ -237,10 +263,14 @@ def load_scores(path: Path, config_hash: str | None = None) -> TestScores:
     given). Raises ArtifactError naming the file and the reason."""
     path = Path(path)
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {name: data[name] for name in data.files}
+        raw = read_regular(path)
     except FileNotFoundError:
         raise ArtifactError(f"{path}: no score file") from None
+    except OSError as err:
+        raise ArtifactError(f"{path}: unreadable score file ({err.strerror or err})") from None
+    try:
+        with np.load(io.BytesIO(raw), allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
     except Exception as err:  # noqa: BLE001 - zip/format errors of a damaged file
         raise ArtifactError(f"{path}: unreadable score file ({err})") from None
     missing = [n for n in (*SCORE_ARRAYS, "threshold", "config_hash", "version")

@@ -16,7 +16,6 @@ object with `get_state()`/`set_state(state)` like `torch.Generator`.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
 import random
@@ -28,18 +27,13 @@ import numpy as np
 import torch
 
 from benchmark.atomic import atomic_write_bytes
+from benchmark.layout import checkpoint_path as checkpoint_path  # re-exported
+from benchmark.layout import read_regular
+from benchmark.sealed import SealError, seal, unseal
 
 log = logging.getLogger(__name__)
 
 MAGIC = b"logmilp-bench checkpoint v1\n"
-_DIGEST_BYTES = 64  # sha256 hex
-
-
-def checkpoint_path(results_dir: Path, dataset: str, model: str, seed: int,
-                    config_hash: str) -> Path:
-    """Where the checkpoint of one run lives (unique per config hash)."""
-    return (Path(results_dir) / "checkpoints" / dataset / model
-            / f"seed{seed}-{config_hash[:16]}.pt")
 
 
 @dataclass
@@ -58,9 +52,7 @@ def save(path: Path, state: TrainState) -> None:
     """Write `state` to `path` atomically (temp file in the same directory, fsync, os.replace)."""
     buffer = io.BytesIO()
     torch.save({"identity": state.identity, "payload": state.payload}, buffer)
-    data = buffer.getvalue()
-    digest = hashlib.sha256(data).hexdigest().encode()
-    atomic_write_bytes(Path(path), MAGIC + digest + b"\n" + data)
+    atomic_write_bytes(Path(path), seal(MAGIC, buffer.getvalue()))
 
 
 def load(path: Path, identity: dict[str, Any]) -> TrainState | None:
@@ -70,17 +62,17 @@ def load(path: Path, identity: dict[str, Any]) -> TrainState | None:
     """
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        raw = read_regular(path)
     except FileNotFoundError:
         return None
     except OSError as err:
         return _refuse(path, f"unreadable ({err})")
-    header = len(MAGIC) + _DIGEST_BYTES + 1
-    if len(raw) < header or not raw.startswith(MAGIC) or raw[header - 1:header] != b"\n":
-        return _refuse(path, "not a checkpoint file (bad header)")
-    digest, data = raw[len(MAGIC):header - 1].decode("ascii", "replace"), raw[header:]
-    if hashlib.sha256(data).hexdigest() != digest:
-        return _refuse(path, "sha256 mismatch (truncated or corrupt)")
+    try:
+        data = unseal(MAGIC, raw)
+    except SealError as err:
+        reason = str(err)
+        return _refuse(path, "not a checkpoint file (bad header)" if "header" in reason
+                       else "sha256 mismatch (truncated or corrupt)")
     try:
         content = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unpickling failure means: do not use it

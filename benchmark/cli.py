@@ -177,6 +177,10 @@ def build_run_all_parser() -> argparse.ArgumentParser:
                              "needs and the projected hours, then exit without training")
     parser.add_argument("--report-only", action="store_true",
                         help="rebuild tables and figures from the records; no data, no training")
+    parser.add_argument("--variant", default=None, metavar="NAME",
+                        help="with --report-only: report the records of this variant (quick, "
+                             "quick-<h>, cfg-<h>: runs under --quick or --set) into "
+                             "tables/NAME/ and figures/NAME/ (default: the default config's)")
     parser.add_argument("--loc-k", nargs="+", type=positive_int_arg, default=[], metavar="K",
                         help="also report Loc@K for these K (Table II-extra, recomputed from the "
                              "runs' score files)")
@@ -195,7 +199,12 @@ def run_all_main(argv: list[str] | None = None, source: Any = None) -> int:
     _configure_logging(args.verbose)
     extra = {"loc_ks": tuple(args.loc_k), "sr_deltas": tuple(args.sr_delta)}
     if args.report_only:
-        return _report_only(args.results_dir, **extra, reference_rows=args.reference_rows)
+        return _report_only(args.results_dir, **extra, reference_rows=args.reference_rows,
+                            variant=args.variant)
+    if args.variant is not None:
+        print("error: --variant goes with --report-only (a run's variant follows from --quick "
+              "and --set)", file=sys.stderr)
+        return 2
     from benchmark.data.errors import DataError
     from benchmark.grid import UsageError
     from benchmark.interrupt import Interrupted, stop_on_signals
@@ -217,8 +226,15 @@ def run_all_main(argv: list[str] | None = None, source: Any = None) -> int:
         return 0
     print(f"runs: {len(outcome.finished)} finished, {len(outcome.skipped)} already recorded, "
           f"{len(outcome.failed)} failed; report under {args.results_dir}")
+    for variant in outcome.variants:
+        print(f"variant {variant} (--quick / --set): records under runs/<dataset>/<model>/"
+              f"{variant}/, report in {args.results_dir / 'tables' / variant} "
+              f"(--report-only --variant {variant})")
     for run, error in outcome.failed:
         print(f"failed: {run}: {error}", file=sys.stderr)
+    if outcome.report_error is not None:
+        print(f"error: {outcome.report_error}", file=sys.stderr)
+        return 1 if outcome.failed else 2
     if args.reference_rows:  # the grid's report has none: rebuild it with them
         _report_only(args.results_dir, **extra, reference_rows=True)
     return 1 if outcome.failed else 0
@@ -261,17 +277,27 @@ def _print_plan(options: Any, source: Any) -> None:
 
 
 def _report_only(results_dir: Path, loc_ks: tuple[int, ...] = (),
-                 sr_deltas: tuple[float, ...] = (), reference_rows: bool = False) -> int:
+                 sr_deltas: tuple[float, ...] = (), reference_rows: bool = False,
+                 variant: str | None = None) -> int:
+    from benchmark.layout import LayoutError, check_variant
     from benchmark.report.build import build_report
 
+    if variant is not None:
+        try:
+            check_variant(variant)
+        except LayoutError as err:
+            print(f"error: --variant: {err}", file=sys.stderr)
+            return 2
     if not (results_dir / "runs").is_dir():
         print(f"error: --report-only: {results_dir / 'runs'} does not exist (no run records to "
               f"report)", file=sys.stderr)
         return 2
     try:
-        paths = build_report(results_dir, loc_ks, sr_deltas, reference_rows)
+        paths = build_report(results_dir, loc_ks, sr_deltas, reference_rows, variant)
     except OSError as err:
-        print(f"error: --report-only: cannot write under {results_dir}: {err}", file=sys.stderr)
+        where = err.filename or results_dir
+        print(f"error: --report-only: cannot write {where}: {err.strerror or err}",
+              file=sys.stderr)
         return 2
     print(f"report: {len(paths)} files under {results_dir}")
     return 0
@@ -391,6 +417,9 @@ def build_benchmark_parser() -> argparse.ArgumentParser:
     localize.add_argument("--trained-on", required=True, metavar="DATASET",
                           help="the dataset the saved model was trained on, e.g. synthetic, bgl")
     localize.add_argument("--seed", type=int, default=0, help="the run's seed (default: 0)")
+    localize.add_argument("--variant", default=None, metavar="NAME",
+                          help="the run's variant folder: quick for a --quick run, quick-<h> or "
+                               "cfg-<h> for a --set run (default: the default-config run)")
     localize.add_argument("--log", required=True, type=Path, metavar="FILE",
                           help="your log (.log, .gz, .zip, .tar.gz), in the trained dataset's "
                                "format")
@@ -473,7 +502,7 @@ def _localize(args: argparse.Namespace) -> int:
     try:
         result = localize(args.model, args.trained_on, args.log, seed=args.seed,
                           fmt=args.format, top=args.top, results_dir=args.results_dir,
-                          device=args.device)
+                          device=args.device, variant=args.variant)
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

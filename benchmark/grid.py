@@ -29,6 +29,7 @@ from benchmark.crossdomain import CrossDomainSpec
 from benchmark.data.bagset import PreparedDataset
 from benchmark.data.errors import DataError
 from benchmark.labelling.grid import LabelPlan
+from benchmark.layout import LayoutError, check_name, variant_of
 from benchmark.plan import plan_grid, warn_if_long
 from benchmark.protocol import PROTOCOL_VERSION
 from benchmark.records import MAX_SEED
@@ -129,6 +130,10 @@ class GridOutcome:
     finished: list[Path] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    variants: list[str] = field(default_factory=list)
+    """Variant folders (benchmark.layout) the grid's runs were recorded under."""
+    report_error: str | None = None
+    """Why the report could not be written (an OSError at the end), else None."""
 
 
 def run_grid(options: GridOptions, source: DataSource | None = None) -> GridOutcome:
@@ -141,15 +146,21 @@ def run_grid(options: GridOptions, source: DataSource | None = None) -> GridOutc
         device = resolve_device(options.device)
     except (ValueError, RuntimeError) as err:
         raise UsageError(f"--device: {err}") from None
-    plans = {name: plan_dataset(name, models, options, source) for name in options.datasets}
+    try:
+        plans = {name: plan_dataset(name, models, options, source) for name in options.datasets}
+    except LayoutError as err:
+        raise UsageError(str(err)) from None
     warn_if_long(plan_grid(options, source), device.type, options.jobs)
     clean_stale_temp(options.results_dir)
     outcome = GridOutcome()
+    all_runs = [r for runs in plans.values() for r in runs]
+    outcome.variants = sorted({r.variant for r in all_runs if r.variant is not None})
     environment = {"device": str(device), "libraries": library_versions(),
                    "git_commit": git_commit(), "python": platform.python_version()}
     try:
         for name, runs in plans.items():
-            pending = [r for r in runs if options.force or not is_finished(r.path, r.config_hash)]
+            pending = [r for r in runs
+                       if options.force or not run_is_finished(r, options.results_dir)]
             pending_paths = {r.path for r in pending}
             outcome.skipped += [r.path for r in runs if r.path not in pending_paths]
             if not pending:
@@ -171,8 +182,35 @@ def run_grid(options: GridOptions, source: DataSource | None = None) -> GridOutc
                 else:
                     outcome.failed.append((f"{spec.dataset}/{spec.model}/seed{spec.seed}", error))
     finally:
-        build_report(options.results_dir, options.loc_ks, options.sr_deltas)
+        reports = ([None] if any(r.variant is None for r in all_runs) or not all_runs else [])
+        _write_reports(outcome, options, reports + list(outcome.variants))
     return outcome
+
+
+def run_is_finished(run: RunSpec, results_dir: Path) -> bool:
+    """The run's record verifies with its hash; a variant run also counts as finished when a
+    record with its hash sits at the default path (written before variant folders existed)."""
+    if is_finished(run.path, run.config_hash):
+        return True
+    if run.variant is None:
+        return False
+    legacy = record_path(results_dir, run.dataset, run.model, run.seed)
+    return legacy.is_file() and is_finished(legacy, run.config_hash)
+
+
+def _write_reports(outcome: GridOutcome, options: GridOptions,
+                   variants: list[str | None]) -> None:
+    """Rebuild the report of each variant; an OSError (disk full, read-only folder) is kept in
+    `outcome.report_error` so the grid's summary is never lost to it."""
+    for variant in variants:
+        try:
+            build_report(options.results_dir, options.loc_ks, options.sr_deltas, variant=variant)
+        except OSError as err:
+            where = f" {err.filename}" if getattr(err, "filename", None) else ""
+            outcome.report_error = (f"the report under {options.results_dir} could not be "
+                                    f"written:{where} {err.strerror or err}")
+            log.error("%s", outcome.report_error)
+            return
 
 
 def _run_cross_domain(options: GridOptions, models: list[str], source: DataSource
@@ -227,7 +265,7 @@ def _run_cross_domain(options: GridOptions, models: list[str], source: DataSourc
         outcome.finished += finished
         outcome.failed += failed
     finally:
-        build_report(options.results_dir, options.loc_ks, options.sr_deltas)
+        _write_reports(outcome, options, [None])
     return outcome
 
 
@@ -280,6 +318,11 @@ def check_options(options: GridOptions) -> list[str]:
         raise UsageError(f"--threads must be ≥ 1, got {options.threads}")
     if options.max_lines is not None and options.max_lines < 1:
         raise UsageError(f"--max-lines must be ≥ 1, got {options.max_lines}")
+    for name in options.datasets:
+        try:
+            check_name("dataset", name)
+        except LayoutError as err:
+            raise UsageError(f"--datasets: {err}") from None
     bad_seeds = [s for s in options.seeds if not 0 <= s <= MAX_SEED]
     if bad_seeds:
         raise UsageError(f"--seeds must lie in 0..{MAX_SEED}, got {bad_seeds[0]}")
@@ -319,6 +362,8 @@ def plan_dataset(name: str, models: list[str], options: GridOptions, source: Dat
         except ConfigError as err:
             raise UsageError(f"--set: {err}") from None
         paper_row = getattr(model_class(model), "paper_row", None) or model
+        variant = variant_of(config, quick=options.quick, default_config=resolve_config(model),
+                             quick_config=resolve_config(model, quick=True))
         for seed in dict.fromkeys(options.seeds):
             for plan in options.label_plans or (None,):
                 run_name = name if plan is None else plan.dataset_name(name)
@@ -326,8 +371,8 @@ def plan_dataset(name: str, models: list[str], options: GridOptions, source: Dat
                 runs.append(RunSpec(
                     run_name, model, seed, config,
                     config_hash(model, config, run_identity, seed, PROTOCOL_VERSION),
-                    record_path(options.results_dir, run_name, model, seed), run_identity,
-                    overrides, paper_row, label_plan=plan))
+                    record_path(options.results_dir, run_name, model, seed, variant),
+                    run_identity, overrides, paper_row, label_plan=plan, variant=variant))
     return runs
 
 

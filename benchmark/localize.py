@@ -31,7 +31,8 @@ from benchmark.data.inputs import check_unparsed
 from benchmark.data.matching import UNKNOWN, TemplateMatcher
 from benchmark.data.parsing import DistinctContents
 from benchmark.data.readers import LogReader, fill_timestamps, open_binary
-from benchmark.store import read_record, record_path
+from benchmark.layout import LayoutError, check_name, check_variant
+from benchmark.store import list_variants, read_record, record_path
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +42,19 @@ MAX_UNKNOWN_EXAMPLES = 5
 
 def localize(model: str, trained_on: str, log_file: Path, *, seed: int = 0,
              fmt: str | None = None, top: int = 3, results_dir: Path = Path("results"),
-             device: str = "cpu") -> dict[str, Any]:
-    """The flagged windows of `log_file` under the saved (trained_on, model, seed) run, as a
-    JSON-able dict (see `benchmark.report.localize_html` for the page)."""
+             device: str = "cpu", variant: str | None = None) -> dict[str, Any]:
+    """The flagged windows of `log_file` under the saved (trained_on, model, seed[, variant])
+    run, as a JSON-able dict (see `benchmark.report.localize_html` for the page)."""
     if top < 1:
         raise DataError(f"--top must be ≥ 1, got {top}")
-    saved = _load(results_dir, trained_on, model, seed, device)
+    try:
+        check_name("--model", model)
+        check_name("--trained-on", trained_on)
+        if variant is not None:
+            check_variant(variant)
+        saved = _load(results_dir, trained_on, model, seed, device, variant)
+    except LayoutError as err:
+        raise DataError(str(err)) from None
     card = card_from_dict(saved.card, f"{saved.path} (its dataset card)")
     log_file = Path(log_file)
     if fmt is not None and fmt != card.format:
@@ -108,17 +116,28 @@ def localize(model: str, trained_on: str, log_file: Path, *, seed: int = 0,
     }
 
 
-def _load(results_dir: Path, dataset: str, model: str, seed: int, device: str) -> SavedModel:
-    path = model_path(results_dir, dataset, model, seed)
+def _load(results_dir: Path, dataset: str, model: str, seed: int, device: str,
+          variant: str | None) -> SavedModel:
+    path = model_path(results_dir, dataset, model, seed, variant)
+    if variant is None and not path.exists():
+        others = [v for v in list_variants(results_dir)
+                  if model_path(results_dir, dataset, model, seed, v).is_file()]
+        if others:
+            raise DataError(f"{path}: no saved default-config model; saved variant(s) of this "
+                            f"run: {', '.join(others)} (pass --variant {others[0]})")
     try:
         saved = load_model(path, device)
     except ArtifactError as err:
         raise DataError(str(err)) from None
-    record = read_record(record_path(results_dir, dataset, model, seed))
+    where = record_path(results_dir, dataset, model, seed, variant)
+    record = read_record(where)
     if record is not None and record.config_hash != saved.config_hash:
-        raise DataError(f"{path}: saved by another run than the record "
-                        f"{record_path(results_dir, dataset, model, seed)} (config hash "
+        raise DataError(f"{path}: saved by another run than the record {where} (config hash "
                         f"{saved.config_hash[:12]}… vs {record.config_hash[:12]}…); rerun it")
+    tau = record.threshold.get("value") if record is not None else None
+    if isinstance(tau, (int, float)) and float(tau) != saved.threshold:
+        raise DataError(f"{path}: its threshold τ = {saved.threshold!r} is not the record's "
+                        f"τ = {tau!r} ({where}); refused, rerun it")
     return saved
 
 

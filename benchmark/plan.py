@@ -64,7 +64,6 @@ class GridPlan:
 def plan_grid(options, source=None, cost: CostModel | None = None) -> GridPlan:
     """The plan of a ground-truth or label-budget grid (benchmark.grid.GridOptions)."""
     from benchmark import grid
-    from benchmark.store import is_finished
 
     source = source or grid.pipeline_source()
     cost = cost or load_cost_model()
@@ -83,7 +82,7 @@ def plan_grid(options, source=None, cost: CostModel | None = None) -> GridPlan:
                      for d, m, s in specs]
         else:
             runs += [PlannedRun(s.dataset, s.model, s.seed,
-                                not options.force and is_finished(s.path, s.config_hash),
+                                not options.force and grid.run_is_finished(s, options.results_dir),
                                 cost.run_hours(s.model, need.lines)) for s in specs]
         needs.append(need)
     return GridPlan(runs, needs)

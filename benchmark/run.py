@@ -47,6 +47,8 @@ class RunSpec:
     label_plan: LabelPlan | None = None
     """Where the training bag labels come from (benchmark.labelling); None = the ground truth.
     `dataset` is then `<base dataset>@<plan key>` and `identity` includes the plan."""
+    variant: str | None = None
+    """The run's variant folder (benchmark.layout: quick / `--set` configs); None = default."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ def run_one(spec: RunSpec, dataset: PreparedDataset, context: RunContext) -> Pat
     from benchmark.threads import default_threads
 
     threads = context.threads or default_threads(jobs=1)
-    extras = {}
+    extras: dict[str, Any] = {} if spec.variant is None else {"variant": spec.variant}
     if spec.label_plan is not None:
         plan = spec.label_plan
         dataset, summary = plan.apply(dataset, spec.seed)
@@ -157,15 +159,14 @@ def _save_artifacts(spec: RunSpec, model: Any, evaluation: dict, test: Any,
     from benchmark.capabilities import can_save
 
     scores = evaluation["test_scores"]
-    artifacts.save_scores(artifacts.scores_path(results_dir, spec.dataset, spec.model, spec.seed),
-                          scores, spec.config_hash)
+    where = (results_dir, spec.dataset, spec.model, spec.seed, spec.variant)
+    artifacts.save_scores(artifacts.scores_path(*where), scores, spec.config_hash)
     if not can_save(model):
         log.info("%s: declares no savable state (benchmark.capabilities); no model file saved",
                  spec.model)
         return
     probe = np.arange(min(artifacts.PROBE_BAGS, len(test)))
-    artifacts.save_model(artifacts.model_path(results_dir, spec.dataset, spec.model, spec.seed),
-                         model, dataset=spec.dataset, seed=spec.seed,
+    artifacts.save_model(artifacts.model_path(*where), model, dataset=spec.dataset, seed=spec.seed,
                          config_hash=spec.config_hash, dataset_identity=spec.identity,
                          threshold=scores.threshold,
                          probe=(test.subset(probe), scores.probabilities[probe]))

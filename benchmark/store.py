@@ -1,6 +1,8 @@
 """Run records on disk: one verified JSON file per (dataset, model, seed), written atomically.
 
-Layout: `<results_dir>/runs/<dataset>/<model>/seed<k>.json` (a `RunRecord`); a cross-domain run
+Layout (benchmark.layout): `<results_dir>/runs/<dataset>/<model>/seed<k>.json` (a `RunRecord`) for
+the default config, `<results_dir>/runs/<dataset>/<model>/<variant>/seed<k>.json` for a quick or
+`--set` run (the record's `extras["variant"]`); a cross-domain run
 (benchmark.crossdomain; its record carries `extras["cross_domain"]`, its dataset is the pair
 `<sources>→<target>`) lives at `<results_dir>/runs/crossdomain/<pair>/<model>/shots<K>/seed<k>.json`
 and is read by `load_cross_domain_records`, never by `load_records`. `config_hash` =
@@ -8,7 +10,10 @@ sha256 of the canonical JSON of (model, config, dataset identity, seed, protocol
 whose record verifies and carries the same hash is finished and is skipped. A record that fails
 verification (unreadable, other schema, checksum, types, or not the run its path names) is logged,
 renamed `*.bad` (quarantined) and treated as missing, so its run is redone and the report never
-shows it. Temp files left by a killed write are removed by `clean_stale_temp`. No torch import.
+shows it. Temp files left by a killed write are removed by `clean_stale_temp`. Records are read
+only from regular files reached through real directories (benchmark.layout.scan_files and
+read_regular): a symlink, FIFO or device is skipped with a warning, never opened or quarantined.
+No torch import.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import subprocess
 import tempfile
 from importlib import metadata
@@ -24,6 +30,15 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.atomic import atomic_write_bytes
+from benchmark.layout import (
+    VARIANT_PATTERN,
+    NotRegularFile,
+    check_variant,
+    read_regular,
+    record_variant,
+    scan_files,
+)
+from benchmark.layout import record_path as record_path  # re-exported: callers use store's
 from benchmark.records import BadRecord, RunRecord, plain
 
 log = logging.getLogger(__name__)
@@ -32,11 +47,7 @@ LIBRARIES = {"torch": "torch", "numpy": "numpy", "sklearn": "scikit-learn",
              "drain3": "drain3", "gensim": "gensim"}
 _REPO_ROOT = Path(__file__).resolve().parents[1]
 _TEMP_GLOB = ".seed*.json.*.tmp"
-
-
-def record_path(results_dir: Path, dataset: str, model: str, seed: int) -> Path:
-    """Where the record of one run lives."""
-    return Path(results_dir) / "runs" / dataset / model / f"seed{seed}.json"
+_RECORD_NAME = re.compile(r"seed[0-9]+\.json")
 
 
 CROSS_DOMAIN_DIR = "crossdomain"
@@ -80,8 +91,11 @@ def read_record(path: Path) -> RunRecord | None:
     """The verified record at `path`, or None when missing; a bad record is quarantined."""
     path = Path(path)
     try:
-        data = path.read_bytes()
+        data = read_regular(path)
     except FileNotFoundError:
+        return None
+    except NotRegularFile as err:
+        log.warning("skipping run record %s", err)
         return None
     except OSError as err:
         log.warning("cannot read run record %s: %s", path, err)
@@ -96,19 +110,32 @@ def read_record(path: Path) -> RunRecord | None:
     return record
 
 
-def load_records(results_dir: Path) -> list[RunRecord]:
-    """Every verified record under `<results_dir>/runs`, sorted by (dataset, model, seed)."""
-    records = [r for p in sorted((Path(results_dir) / "runs").glob("*/*/seed*.json"))
-               if (r := read_record(p)) is not None]
+def load_records(results_dir: Path, variant: str | None = None) -> list[RunRecord]:
+    """Every verified record of the default config under `<results_dir>/runs` (with `variant`:
+    of that variant instead), sorted by (dataset, model, seed)."""
+    runs = Path(results_dir) / "runs"
+    if variant is None:
+        paths = scan_files(runs, 2, _RECORD_NAME)
+    else:
+        check_variant(variant)
+        paths = (p for p in scan_files(runs, 3, _RECORD_NAME) if p.parent.name == variant)
+    records = [r for p in paths if (r := read_record(p)) is not None]
     return sorted(records, key=lambda r: (r.dataset, r.model, r.seed))
+
+
+def list_variants(results_dir: Path) -> list[str]:
+    """The variant folders present under `<results_dir>/runs/<dataset>/<model>/`."""
+    found = {p.parent.name for p in scan_files(Path(results_dir) / "runs", 3, _RECORD_NAME)
+             if VARIANT_PATTERN.fullmatch(p.parent.name)}
+    return sorted(found)
 
 
 def load_cross_domain_records(results_dir: Path) -> list[RunRecord]:
     """Every verified cross-domain record under `<results_dir>/runs/crossdomain`, sorted by
     (pair, model, shots, seed)."""
     root = Path(results_dir) / "runs" / CROSS_DOMAIN_DIR
-    records = [r for p in sorted(root.glob("*/*/shots*/seed*.json"))
-               if (r := read_record(p)) is not None]
+    records = [r for p in scan_files(root, 3, _RECORD_NAME)
+               if p.parent.name.startswith("shots") and (r := read_record(p)) is not None]
     return sorted(records, key=lambda r: (r.dataset, r.model,
                                           r.extras[CROSS_DOMAIN_KEY]["shots"], r.seed))
 
@@ -133,7 +160,7 @@ def quarantine(path: Path, reason: str) -> Path:
 def clean_stale_temp(results_dir: Path) -> int:
     """Remove temp files left by record writes that were killed; returns how many."""
     runs = Path(results_dir) / "runs"
-    stale = list(runs.glob(f"*/*/{_TEMP_GLOB}")) + list(
+    stale = list(runs.glob(f"*/*/{_TEMP_GLOB}")) + list(runs.glob(f"*/*/*/{_TEMP_GLOB}")) + list(
         runs.glob(f"{CROSS_DOMAIN_DIR}/*/*/shots*/{_TEMP_GLOB}"))
     for tmp in stale:
         tmp.unlink(missing_ok=True)
@@ -180,7 +207,9 @@ def git_commit() -> str | None:
 
 
 def _check_location(record: RunRecord, path: Path) -> None:
-    actual: tuple[str, ...] = (record.dataset, record.model, f"seed{record.seed}.json")
+    variant = record_variant(record.extras)
+    actual: tuple[str, ...] = (record.dataset, record.model, *([variant] if variant else []),
+                               f"seed{record.seed}.json")
     cross = record.extras.get(CROSS_DOMAIN_KEY)
     if isinstance(cross, dict):
         actual = (CROSS_DOMAIN_DIR, record.dataset, record.model, f"shots{cross.get('shots')}",

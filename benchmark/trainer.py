@@ -155,6 +155,7 @@ def train_network(
         before = (copy.deepcopy(net.state_dict()), checkpoint.global_rng_state(),
                   {name: obj.get_state() for name, obj in extra_state.items()})
         try:
+            _check_state(state, settings)
             net.load_state_dict(state["net"])
             optimiser.load_state_dict(state["optimiser"])
             generator.set_state(state["generator"])
@@ -262,6 +263,21 @@ class Optimiser:
         nn.utils.clip_grad_norm_(self.net.parameters(), self.grad_clip)
         self.scaler.step(self.adamw)
         self.scaler.update()
+
+
+def _check_state(state: Mapping[str, Any], settings: TrainSettings) -> None:
+    """ValueError unless a checkpoint's counters fit this run: epoch in 1..epochs, one loss and
+    one validation score per finished epoch, best epoch and epochs waited within them."""
+    epoch, history = state["epoch"], state["history"]
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or not 1 <= epoch <= settings.epochs:
+        raise ValueError(f"epoch {epoch!r} is not within 1..{settings.epochs}")
+    losses, scores = history["losses"], history["val_scores"]
+    if len(losses) != epoch or len(scores) != epoch:
+        raise ValueError(f"history holds {len(losses)} losses and {len(scores)} validation "
+                         f"scores for {epoch} epoch(s)")
+    if not 0 <= history["best_epoch"] <= epoch or not 0 <= state["waited"] <= epoch:
+        raise ValueError(f"best epoch {history['best_epoch']} or epochs waited "
+                         f"{state['waited']} outside 0..{epoch}")
 
 
 def check_finite(loss: torch.Tensor, model_name: str, seed: int, epoch: int, step: int) -> None:

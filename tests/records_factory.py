@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 from benchmark.records import RunRecord
 from benchmark.report.paper_reference import default_row
@@ -22,3 +23,12 @@ def make_record(dataset: str, model: str, seed: int, quick: bool = False,
         data_summary={}, metrics={**BASE_METRICS, **metrics}, threshold={}, counts={},
         pr_curve=None, notes=[], history=None, timings={}, environment={},
         finished_at="2026-01-01T00:00:00+00:00")
+
+
+def run_record_path(results: Path, dataset: str, model: str, seed: int) -> Path:
+    """The one record of (dataset, model, seed) under `results`, whatever its variant folder
+    (benchmark.layout: default, quick, cfg-<h>); fails the test unless exactly one exists."""
+    run_dir = Path(results) / "runs" / dataset / model
+    found = sorted([*run_dir.glob(f"seed{seed}.json"), *run_dir.glob(f"*/seed{seed}.json")])
+    assert len(found) == 1, f"expected one record of {dataset}/{model}/seed{seed}: {found}"
+    return found[0]

@@ -81,7 +81,7 @@ def test_score_file_of_another_run_is_refused(results):
 def test_model_file_that_is_corrupt_is_refused(results):
     path = artifacts.model_path(results, "tiny", MODEL, 0)
     path.write_bytes(path.read_bytes()[:200])
-    with pytest.raises(artifacts.ArtifactError, match="not a loadable model file"):
+    with pytest.raises(artifacts.ArtifactError, match="sha256 mismatch"):
         artifacts.load_model(path)
 
 

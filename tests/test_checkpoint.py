@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 import torch
 from conftest import make_tiny_dataset
+from records_factory import run_record_path
 
-from benchmark import checkpoint, cli, grid, store
+from benchmark import checkpoint, cli, grid
 from benchmark.capabilities import needs_torch
 from benchmark.model_api import BagModel, ModelContext
 from benchmark.registry import get_model, list_models, model_class, resolve_config
@@ -250,8 +251,7 @@ def test_sigkill_after_epoch_2_resumes_at_epoch_3(tmp_path, caplog):
                            *_argv(killed_dir)], env=env, capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == -9, proc.stderr[-2000:]
-    record = store.record_path(killed_dir, "tiny", "logmilp", 0)
-    assert not record.exists()
+    assert not list((killed_dir / "runs").rglob("seed0.json"))
     [ckpt] = (killed_dir / "checkpoints" / "tiny" / "logmilp").glob("seed0-*.pt")
     assert read_payload(ckpt)["payload"]["epoch"] == 2
 
@@ -263,8 +263,8 @@ def test_sigkill_after_epoch_2_resumes_at_epoch_3(tmp_path, caplog):
 
     assert cli.run_all_main(_argv(plain_dir), _tiny_source()) == 0
     assert not (plain_dir / "checkpoints").exists()  # removed once the record is written
-    resumed = json.loads(record.read_text())
-    plain = json.loads(store.record_path(plain_dir, "tiny", "logmilp", 0).read_text())
+    resumed = json.loads(run_record_path(killed_dir, "tiny", "logmilp", 0).read_text())
+    plain = json.loads(run_record_path(plain_dir, "tiny", "logmilp", 0).read_text())
     assert resumed["config_hash"] == plain["config_hash"]
     assert resumed["metrics"] == plain["metrics"]
     assert resumed["pr_curve"] == plain["pr_curve"]

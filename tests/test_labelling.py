@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
+from records_factory import run_record_path
 
 from benchmark.data.bagset import PreparedDataset
 from benchmark.data.pipeline import prepare_dataset
@@ -324,13 +325,14 @@ def test_run_all_label_budget_records_beside_the_ground_truth_ones(tmp_path, tin
     assert run_all_main(base + ["--label-budget", "0.05", "1.0", "--labeller", "noisy-oracle",
                                 "--labeller-option", "flip=0.2"], _tiny_source()) == 0
     assert run_all_main(base + ["--label-budget", "1.0"], _tiny_source()) == 0
-    runs = tmp_path / "runs"
-    truth = json.loads((runs / "tiny" / tiny_model / "seed0.json").read_text())
-    oracle = json.loads((runs / "tiny@budget1-oracle" / tiny_model / "seed0.json").read_text())
-    noisy = json.loads((runs / "tiny@budget0.05-noisy-oracle-flip0.2" / tiny_model
-                        / "seed0.json").read_text())
-    noisy_full = json.loads((runs / "tiny@budget1-noisy-oracle-flip0.2" / tiny_model
-                             / "seed0.json").read_text())
+    def record(dataset: str) -> dict:
+        return json.loads(run_record_path(tmp_path, dataset, tiny_model, 0).read_text())
+
+    truth, oracle = record("tiny"), record("tiny@budget1-oracle")
+    noisy = record("tiny@budget0.05-noisy-oracle-flip0.2")
+    noisy_full = record("tiny@budget1-noisy-oracle-flip0.2")
+    variant = truth["extras"].pop("variant")  # --set: every run in one cfg-<h> folder
+    assert {r["extras"]["variant"] for r in (oracle, noisy, noisy_full)} == {variant}
     assert oracle["metrics"] == truth["metrics"]  # budget 1.0 with the oracle: today's numbers
     assert oracle["pr_curve"] == truth["pr_curve"] and oracle["history"] == truth["history"]
     assert noisy_full["history"] != truth["history"]  # the labels do reach training
@@ -341,12 +343,13 @@ def test_run_all_label_budget_records_beside_the_ground_truth_ones(tmp_path, tin
     summary = noisy["extras"]["label_budget"]["summary"]
     assert summary["queries"] == round(0.05 * summary["lines"])
     # the store verifies every record where it lies; the report tells the two kinds apart
-    records = load_records(tmp_path)
+    assert load_records(tmp_path) == []  # the default-config report has none of them
+    records = load_records(tmp_path, variant)
     assert len(records) == 4
     assert [r.dataset for r in records if not budget_records([r])] == ["tiny"]
-    tables = (tmp_path / "tables" / "table1.csv").read_text()
+    tables = (tmp_path / "tables" / variant / "table1.csv").read_text()
     assert "@" not in tables and "tiny" in tables
-    assert (tmp_path / "figures" / "label_budget_tiny.png").stat().st_size > 0
-    assert (tmp_path / "tables" / "annotation_saved.md").exists()
+    assert (tmp_path / "figures" / variant / "label_budget_tiny.png").stat().st_size > 0
+    assert (tmp_path / "tables" / variant / "annotation_saved.md").exists()
     assert run_all_main(base + ["--labeller", "keywords"], _tiny_source()) == 2
     assert run_all_main(base + ["--label-budget", "0"], _tiny_source()) == 2

@@ -58,7 +58,10 @@ def user_log(tmp_path_factory) -> Path:
 
 
 def localize(results: Path, log: Path, output: Path, *extra: str, model: str = MODEL) -> int:
+    """`localize` on the run `train` saved (a --quick --set run: its own variant folder)."""
+    saved = [p.parent.name for p in (results / "models" / "synthetic" / model).glob("*/seed0.pt")]
     return cli.benchmark_main(["localize", "--model", model, "--trained-on", "synthetic",
+                               *(["--variant", *saved] if saved else []),
                                "--log", str(log), "--top", str(TOP), "--output", str(output),
                                "--results-dir", str(results), *extra])
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import tiny_template_model
 from conftest import make_tiny_dataset
+from records_factory import run_record_path
 
 from benchmark import cli, grid, store
 from benchmark.data.bagset import BagSet
@@ -197,18 +198,21 @@ def test_integral_float_and_int_hash_alike(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     cli.run_all_main(argv(a, "--seeds", "0", "--set", f"{MODEL}.epochs=3"), Data().source())
     cli.run_all_main(argv(b, "--seeds", "0", "--set", f"{MODEL}.epochs=3e0"), Data().source())
-    ra, rb = (store.read_record(store.record_path(d, "tiny", MODEL, 0)) for d in (a, b))
+    ra, rb = (store.read_record(run_record_path(d, "tiny", MODEL, 0)) for d in (a, b))
     assert ra.config_hash == rb.config_hash and rb.config["epochs"] == 3
 
 
 def test_set_overrides_a_config_field_and_is_recorded(tmp_path):
     assert cli.run_all_main(argv(tmp_path, "--seeds", "0", "--set", f"{MODEL}.epochs=2",
                             "--set", f"{MODEL}.lr=0.05"), Data().source()) == 0
-    record = store.read_record(store.record_path(tmp_path, "tiny", MODEL, 0))
+    path = run_record_path(tmp_path, "tiny", MODEL, 0)
+    record = store.read_record(path)
     assert record.config["epochs"] == 2 and record.config["lr"] == 0.05
     assert record.config_overrides == {"epochs": 2, "lr": 0.05}
+    variant = path.parent.name  # a --set run has its own variant folder
+    assert re.fullmatch(r"cfg-[0-9a-f]{10}", variant) and record.extras["variant"] == variant
     assert re.search(r"\| zz_tiny_template\s*\| 1 \(set\)\s*\|",
-                     (tmp_path / "tables" / "table1.md").read_text())
+                     (tmp_path / "tables" / variant / "table1.md").read_text())
     default = tmp_path / "default"
     cli.run_all_main(argv(default, "--seeds", "0"), Data().source())
     assert store.read_record(store.record_path(default, "tiny", MODEL, 0)).config_hash \

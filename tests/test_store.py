@@ -181,13 +181,17 @@ def test_same_hash_skips_changed_config_reruns_force_reruns(tmp_path, tiny_model
     again = run_grid(grid(tmp_path, tiny_model), data.source())
     assert again.finished == [] and again.skipped == [path] and data.prepared == 1
 
+    default_bytes = path.read_bytes()
     quick = run_grid(grid(tmp_path, tiny_model, quick=True), data.source())  # other config
-    assert quick.finished == [path] and data.prepared == 2
-    record = store.read_record(path)
+    quick_path = store.record_path(tmp_path, "tiny", tiny_model, 0, "quick")
+    assert quick.finished == [quick_path] and data.prepared == 2
+    record = store.read_record(quick_path)
     assert record.config_hash != hash0 and record.config["epochs"] == 4
+    assert path.read_bytes() == default_bytes  # the default config's record is untouched
 
     data.card = {"window": 30}  # the dataset card changed: stale hash → rerun
-    assert run_grid(grid(tmp_path, tiny_model, quick=True), data.source()).finished == [path]
+    assert run_grid(grid(tmp_path, tiny_model, quick=True), data.source()).finished == [
+        quick_path]
 
     forced = run_grid(grid(tmp_path, tiny_model, quick=True, force=True), data.source())
-    assert forced.finished == [path] and forced.skipped == [] and data.prepared == 4
+    assert forced.finished == [quick_path] and forced.skipped == [] and data.prepared == 4

@@ -147,7 +147,14 @@ def known_datasets(cards_dir: Path | Traversable | None = None) -> list[str]:
 
 def load_card(name: str, *, cards_dir: Path | Traversable | None = None) -> DatasetCard:
     """Read and validate `<cards_dir>/<name>.toml` (default: benchmark.paths.cards_dir())."""
+    from benchmark.layout import LayoutError, check_name
+
     directory = cards_dir or default_cards_dir()
+    try:
+        check_name("dataset", name)
+    except LayoutError as err:
+        known = ", ".join(known_datasets(directory)) or "none"
+        raise DataError(f"{err}; known datasets: {known}") from None
     path = directory / f"{name}.toml"
     if not path.is_file():
         known = ", ".join(known_datasets(directory)) or "none"

@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 
 
 def build_report(results_dir: Path, loc_ks: tuple[int, ...] = (),
-                 sr_deltas: tuple[float, ...] = (), reference_rows: bool = False) -> list[Path]:
+                 sr_deltas: tuple[float, ...] = (), reference_rows: bool = False,
+                 variant: str | None = None) -> list[Path]:
     """Tables I–III (with 95 % bootstrap intervals and significance marks from the runs' score
     files, benchmark.report.uncertainty), the oracle-τ table, the cost ledger
     table (`cost.*`, benchmark.report.cost) and the rank test (`ranks.md`,
@@ -31,11 +32,16 @@ def build_report(results_dir: Path, loc_ks: tuple[int, ...] = (),
     cross-domain table and figure (benchmark.report.crossdomain).
 
     reference_rows: add other papers' published numbers as separate rows of Table I
-    (benchmark.report.reference_rows). Returns the written paths. With no record, the tables
-    still list the paper's numbers.
+    (benchmark.report.reference_rows). The default-config records only; with `variant`
+    (benchmark.layout: `quick`, `quick-<h>`, `cfg-<h>`) that variant's records instead, into
+    `tables/<variant>/` and `figures/<variant>/` (no cross-domain part). Returns the written
+    paths. With no record, the tables still list the paper's numbers.
     """
     results_dir = Path(results_dir)
-    records = load_records(results_dir)
+    records = load_records(results_dir, variant)
+    sub = () if variant is None else (variant,)
+    tables_dir, figures_dir = (results_dir.joinpath("tables", *sub),
+                               results_dir.joinpath("figures", *sub))
     plain = plain_records(records)
     log.info("report: %d run record(s) under %s (%d label-budget)", len(records),
              results_dir / "runs", len(records) - len(plain))
@@ -51,10 +57,11 @@ def build_report(results_dir: Path, loc_ks: tuple[int, ...] = (),
 
         rescored = rescored_records(plain, results_dir, tuple(loc_ks), tuple(sr_deltas))
         tables.append(extra_table(plain, rescored, tuple(loc_ks), tuple(sr_deltas)))
-    paths = write_tables(tables, results_dir / "tables")
-    paths += write_figures(plain, results_dir / "figures")
-    paths += write_rank_report(scored, results_dir / "tables", results_dir / "figures")
-    paths += write_budget_report(records, results_dir / "tables", results_dir / "figures")
-    paths += write_crossdomain_report(load_cross_domain_records(results_dir),
-                                      results_dir / "tables", results_dir / "figures")
+    paths = write_tables(tables, tables_dir)
+    paths += write_figures(plain, figures_dir)
+    paths += write_rank_report(scored, tables_dir, figures_dir)
+    paths += write_budget_report(records, tables_dir, figures_dir)
+    if variant is None:
+        paths += write_crossdomain_report(load_cross_domain_records(results_dir),
+                                          tables_dir, figures_dir)
     return paths

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.artifacts import ArtifactError, load_scores, scores_path
+from benchmark.layout import record_variant
 from benchmark.metrics import loc_at_k, success_rate
 from benchmark.protocol import TestScores, loc_key, sr_key
 from benchmark.records import RunRecord
@@ -72,7 +73,8 @@ def record_scores(record: RunRecord, results_dir: Path, use: str,
                   level: int = logging.WARNING) -> TestScores | None:
     """The verified score file of `record` (its config hash), or None (logged at `level`: left
     out of `use`) when it is missing or does not fit."""
-    path = scores_path(results_dir, record.dataset, record.model, record.seed)
+    path = scores_path(results_dir, record.dataset, record.model, record.seed,
+                       record_variant(record.extras))
     try:
         return load_scores(path, record.config_hash)
     except ArtifactError as err:

@@ -1,0 +1,395 @@
+"""Cases of the third reliability audit (issue 23), shared by the tests and bench/reliability.py.
+
+Each case builds its situation in a fresh work directory on the tiny dataset and tiny model (no
+real data, a second or two of training), runs the harness's own entry points in this process,
+and returns its verdict: "clear error" (exit 2 or 1 with one line naming the path and cause),
+"warning" (a warning naming the path, the right result) or "correct". A wrong result raises
+AssertionError (judged "silent wrong", or "data lost" when its message starts so); any other
+exception is a "traceback", and a case running past its time limit is a "hang".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+TESTS_DIR = Path(__file__).resolve().parents[1]
+if str(TESTS_DIR) not in sys.path:
+    sys.path.insert(0, str(TESTS_DIR))
+
+import tiny_template_model  # noqa: E402
+from cases import collect_warnings  # noqa: E402
+from conftest import make_tiny_dataset  # noqa: E402
+
+from benchmark import grid  # noqa: E402
+
+MODEL = tiny_template_model.NAME
+CASE_SECONDS = 120
+
+
+class Hang(BaseException):
+    """Raised by `deadline` (a BaseException: no `except OSError` or `except Exception` in the
+    code under test can swallow it, as TimeoutError, an OSError, would be)."""
+
+
+@contextlib.contextmanager
+def deadline(seconds: int) -> Iterator[None]:
+    def expire(signum, frame):
+        raise Hang(f"no answer within {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@dataclass(frozen=True)
+class AuditCase:
+    name: str
+    run: Callable[[Path], str]
+    expected: str
+
+
+@dataclass
+class Call:
+    """What one CLI call did."""
+
+    code: int | None
+    stdout: str
+    stderr: str
+    warnings: list[str]
+
+
+def _source() -> grid.DataSource:
+    def identity(name, **_):
+        return {"card": name}
+
+    return grid.DataSource(prepare=lambda name, **_: make_tiny_dataset(bags_per_split=24),
+                           identity=identity)
+
+
+def run_all(results: Path, *extra: str, datasets: tuple[str, ...] = ("tiny",)) -> Call:
+    """`run_all.py` on the tiny data, seed 0, in this process."""
+    from benchmark.cli import run_all_main
+
+    argv = ["--datasets", *datasets, "--models", MODEL, "--seeds", "0", "--device", "cpu",
+            "--threads", "1", "--results-dir", str(results), *extra]
+    return _call(lambda: run_all_main(argv, _source()))
+
+
+def report_only(results: Path, *extra: str) -> Call:
+    from benchmark.cli import run_all_main
+
+    return _call(lambda: run_all_main(["--report-only", "--results-dir", str(results), *extra]))
+
+
+def benchmark_cli(*argv: str) -> Call:
+    from benchmark.cli import benchmark_main
+
+    return _call(lambda: benchmark_main(list(argv)))
+
+
+def _call(fn: Callable[[], int]) -> Call:
+    out, err = io.StringIO(), io.StringIO()
+    with collect_warnings() as warnings, contextlib.redirect_stdout(out), \
+            contextlib.redirect_stderr(err):
+        try:
+            code = fn()
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else 2
+    return Call(code, out.getvalue(), err.getvalue(), list(warnings))
+
+
+def judge(case: AuditCase, where: Path, timeout: int = CASE_SECONDS) -> str:
+    """The case's verdict (see the module docstring); never raises."""
+    tiny_template_model.register()
+    try:
+        with deadline(timeout):
+            return case.run(where)
+    except Hang:
+        return "hang"
+    except AssertionError as err:
+        return "data lost" if str(err).startswith("data lost") else "silent wrong"
+    except Exception:  # noqa: BLE001 - an unexpected exception is what is being counted
+        traceback.print_exc()
+        return "traceback"
+    finally:
+        tiny_template_model.unregister()
+
+
+def clear_error(call: Call, *needles: str, code: int = 2) -> str:
+    """"clear error" when `call` exited `code` with one `error:` line holding every needle."""
+    assert "Traceback" not in call.stderr, call.stderr
+    assert call.code == code, f"exit {call.code}, expected {code}: {call.stderr[-500:]}"
+    lines = [line for line in call.stderr.splitlines() if line.startswith("error:")]
+    assert lines, f"no error line: {call.stderr[-500:]}"
+    for needle in needles:
+        assert any(needle in line for line in lines), f"{needle!r} not in {lines}"
+    return "clear error"
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and not p.is_symlink()}
+
+
+# ---------------------------------------------------------------- 1. records never overwritten
+
+def _default_then(where: Path, *extra: str) -> str:
+    results = where / "results"
+    assert run_all(results).code == 0
+    runs = results / "runs" / "tiny" / MODEL
+    default = {p: p.read_bytes() for p in (runs / "seed0.json",
+                                           results / "models" / "tiny" / MODEL
+                                           / "seed0.scores.npz")}
+    table = (results / "tables" / "table1.md").read_text()
+    call = run_all(results, *extra)
+    assert call.code == 0, call.stderr
+    for path, data in default.items():
+        if path.read_bytes() != data:
+            raise AssertionError(f"data lost: {path} was overwritten by another config")
+    variants = [p.parent.name for p in runs.glob("*/seed0.json")]
+    assert len(variants) == 1, variants
+    assert report_only(results).code == 0
+    assert (results / "tables" / "table1.md").read_text() == table  # the default report
+    assert report_only(results, "--variant", variants[0]).code == 0
+    assert (results / "tables" / variants[0] / "table1.md").is_file()
+    return "correct"
+
+
+def quick_run_beside_default_record(where: Path) -> str:
+    return _default_then(where, "--quick")
+
+
+def set_run_beside_default_record(where: Path) -> str:
+    return _default_then(where, "--set", f"{MODEL}.epochs=3")
+
+
+# ---------------------------------------------------------------- 2. names are names
+
+def _dataset_path_refused(name: str) -> Callable[[Path], str]:
+    def case(where: Path) -> str:
+        results = where / "a" / "b" / "results"
+        call = run_all(results, datasets=(name,))
+        verdict = clear_error(call, name, "not a name")
+        assert not [p for p in where.rglob("*.json")], "a record was written"
+        return verdict
+
+    return case
+
+
+def describe_path_refused(where: Path) -> str:
+    return clear_error(benchmark_cli("describe", "../datasets/bgl"), "not a name")
+
+
+def localize_path_refused(where: Path) -> str:
+    log = where / "x.log"
+    log.write_text("x\n")
+    call = benchmark_cli("localize", "--model", "../../x", "--trained-on", "synthetic",
+                         "--log", str(log), "--results-dir", str(where / "results"))
+    return clear_error(call, "not a name")
+
+
+def symlink_out_of_results_refused(where: Path) -> str:
+    results, outside = where / "results", where / "elsewhere"
+    (results / "runs").mkdir(parents=True)
+    outside.mkdir()
+    (results / "runs" / "tiny").symlink_to(outside, target_is_directory=True)
+    verdict = clear_error(run_all(results), "outside the results folder")
+    assert not list(outside.rglob("*")), "written outside the results folder"
+    return verdict
+
+
+# ---------------------------------------------------------------- 2. results-folder hygiene
+
+def alias_symlink_quarantines_nothing(where: Path) -> str:
+    results = where / "results"
+    assert run_all(results).code == 0
+    runs = results / "runs"
+    (runs / "alias").symlink_to("tiny", target_is_directory=True)
+    before = _files(runs)
+    call = report_only(results)
+    assert call.code == 0, call.stderr
+    if _files(runs) != before:
+        raise AssertionError("data lost: a record was moved through the alias")
+    assert any(str(runs / "alias") in w for w in call.warnings), call.warnings
+    assert f"| {MODEL}" in (results / "tables" / "table1.md").read_text()
+    return "warning"
+
+
+def fifo_record_never_opened(where: Path) -> str:
+    results = where / "results"
+    assert run_all(results).code == 0
+    fifo = results / "runs" / "tiny" / "other" / "seed0.json"
+    fifo.parent.mkdir()
+    os.mkfifo(fifo)
+    call = report_only(results)
+    assert call.code == 0, call.stderr
+    assert any(str(fifo) in w for w in call.warnings), call.warnings
+    return "warning"
+
+
+def fifo_record_of_a_planned_run(where: Path) -> str:
+    results = where / "results"
+    fifo = results / "runs" / "tiny" / MODEL / "seed0.json"
+    fifo.parent.mkdir(parents=True)
+    os.mkfifo(fifo)
+    call = run_all(results)
+    assert call.code == 0 and "1 finished" in call.stdout, call.stderr
+    assert any(str(fifo) in w for w in call.warnings), call.warnings
+    assert json.loads(fifo.read_text())["model"] == MODEL  # replaced by the record
+    return "warning"
+
+
+def fifo_score_file_never_opened(where: Path) -> str:
+    results = where / "results"
+    assert run_all(results).code == 0
+    scores = results / "models" / "tiny" / MODEL / "seed0.scores.npz"
+    scores.unlink()
+    os.mkfifo(scores)
+    call = report_only(results, "--loc-k", "1")
+    assert call.code == 0, call.stderr
+    assert any(str(scores) in w for w in call.warnings), call.warnings
+    return "warning"
+
+
+LAYOUT_CASES = [
+    AuditCase("README quick command beside a committed default record",
+              quick_run_beside_default_record, "correct"),
+    AuditCase("--set run beside a default record", set_run_beside_default_record, "correct"),
+    AuditCase("--datasets ../datasets/bgl", _dataset_path_refused("../datasets/bgl"),
+              "clear error"),
+    AuditCase("--datasets ../../../elsewhere/bgl",
+              _dataset_path_refused("../../../elsewhere/bgl"), "clear error"),
+    AuditCase("describe ../datasets/bgl", describe_path_refused, "clear error"),
+    AuditCase("localize --model ../../x", localize_path_refused, "clear error"),
+    AuditCase("runs/<dataset> a symlink out of the results folder",
+              symlink_out_of_results_refused, "clear error"),
+    AuditCase("symlink runs/alias -> a sibling dataset", alias_symlink_quarantines_nothing,
+              "warning"),
+    AuditCase("FIFO in place of a record (report)", fifo_record_never_opened, "warning"),
+    AuditCase("FIFO in place of a planned run's record", fifo_record_of_a_planned_run,
+              "warning"),
+    AuditCase("FIFO in place of a score file (report --loc-k)", fifo_score_file_never_opened,
+              "warning"),
+]
+
+
+# ---------------------------------------------------------------- 3. saved models verified
+
+def _trained(where: Path, *extra: str) -> Path:
+    results = where / "results"
+    call = run_all(results, *extra)
+    assert call.code == 0, call.stderr
+    return results
+
+
+def _model_file(results: Path) -> Path:
+    return results / "models" / "tiny" / MODEL / "seed0.pt"
+
+
+def _reseal(path: Path, change: Callable[[dict], None]) -> None:
+    """Edit a saved model's payload and write it back with a recomputed digest (what a careful
+    tamperer does; only the record comparison can catch it then)."""
+    import torch
+
+    from benchmark.artifacts import MODEL_MAGIC
+    from benchmark.sealed import seal, unseal
+
+    payload = torch.load(io.BytesIO(unseal(MODEL_MAGIC, path.read_bytes())), weights_only=True)
+    change(payload)
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    path.write_bytes(seal(MODEL_MAGIC, buffer.getvalue()))
+
+
+def _load_error(results: Path, *needles: str) -> str:
+    from benchmark.data.errors import DataError
+    from benchmark.localize import _load
+
+    try:
+        _load(results, "tiny", MODEL, 0, "cpu", None)
+    except DataError as err:
+        for needle in needles:
+            assert needle in str(err), f"{needle!r} not in {err}"
+        assert "\n" not in str(err)
+        return "clear error"
+    raise AssertionError("the tampered model was loaded")
+
+
+def flipped_weight_bit_refused(where: Path) -> str:
+    results = _trained(where)
+    path = _model_file(results)
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) * 2 // 3] ^= 0x10  # one bit inside the payload (weights)
+    path.write_bytes(bytes(raw))
+    return _load_error(results, str(path), "sha256 mismatch")
+
+
+def edited_threshold_refused(where: Path) -> str:
+    results = _trained(where)
+    _reseal(_model_file(results), lambda p: p.__setitem__("threshold", 0.0))
+    return _load_error(results, "τ = 0.0", "record's τ")
+
+
+def other_config_hash_refused(where: Path) -> str:
+    results = _trained(where)
+    _reseal(_model_file(results), lambda p: p.__setitem__("config_hash", "f" * 64))
+    return _load_error(results, "ffffffffffff", "config hash")
+
+
+def partial_model_dict_refused(where: Path) -> str:
+    results = _trained(where)
+    _reseal(_model_file(results), lambda p: [p.pop(k) for k in ("templates", "state")])
+    return _load_error(results, str(_model_file(results)), "incomplete model file")
+
+
+def checkpoint_epoch_out_of_range_refused(where: Path) -> str:
+    from benchmark import checkpoint
+
+    results = _trained(where, "--keep-checkpoints")
+    [path] = (results / "checkpoints" / "tiny" / MODEL).glob("seed0-*.pt")
+    state = checkpoint.load(path, _checkpoint_identity(path))
+    assert state is not None
+    state.payload["epoch"] = -3
+    checkpoint.save(path, state)  # digest recomputed: only the field check can refuse it
+    call = run_all(results, "--force", "--keep-checkpoints")
+    assert call.code == 0, call.stderr
+    assert any(str(path) in w and "epoch -3" in w for w in call.warnings), call.warnings
+    record = json.loads((results / "runs" / "tiny" / MODEL / "seed0.json").read_text())
+    epochs = record["config"]["epochs"]
+    assert len(record["history"]["losses"]) <= epochs, "trained more epochs than configured"
+    return "warning"
+
+
+def _checkpoint_identity(path: Path) -> dict:
+    import torch
+
+    from benchmark.checkpoint import MAGIC
+    from benchmark.sealed import unseal
+
+    content = torch.load(io.BytesIO(unseal(MAGIC, path.read_bytes())), weights_only=True)
+    return content["identity"]
+
+
+ARTIFACT_CASES = [
+    AuditCase("one flipped bit in a saved model", flipped_weight_bit_refused, "clear error"),
+    AuditCase("saved model's τ edited to 0 (digest recomputed)", edited_threshold_refused,
+              "clear error"),
+    AuditCase("saved model of another config hash than its record", other_config_hash_refused,
+              "clear error"),
+    AuditCase("saved model holding a partial dict", partial_model_dict_refused, "clear error"),
+    AuditCase("checkpoint epoch -3 (digest recomputed)", checkpoint_epoch_out_of_range_refused,
+              "warning"),
+]

@@ -118,7 +118,15 @@ def _run_dask(run, pending, dataset, context, jobs, scheduler) -> Iterator[Outco
         cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
                                resources={"GPU": 1} if gpu else None,
                                dashboard_address=None)
-    client = Client(cluster if cluster is not None else scheduler)
+    try:
+        client = Client(cluster if cluster is not None else scheduler)
+    except OSError as err:  # unreachable scheduler: distributed raises OSError after its timeout
+        if cluster is not None:
+            cluster.close()
+        from benchmark.grid import UsageError
+
+        raise UsageError(f"--scheduler {scheduler or 'LocalCluster'}: cannot connect "
+                         f"({err})") from None
     try:
         log.info("dask: %d run(s) on %s", len(pending),
                  scheduler or f"a LocalCluster of {jobs} worker(s)")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -222,6 +223,9 @@ def run_all_main(argv: list[str] | None = None, source: Any = None) -> int:
               f"{args.results_dir / 'checkpoints'}; rerun the same command to resume",
               file=sys.stderr)
         return code
+    except OSError as err:  # disk full, read-only folder … outside any one run
+        print(f"error: {os_error(err)}", file=sys.stderr)
+        return 2
     if outcome is None:  # --plan
         return 0
     print(f"runs: {len(outcome.finished)} finished, {len(outcome.skipped)} already recorded, "
@@ -437,12 +441,49 @@ def build_benchmark_parser() -> argparse.ArgumentParser:
 
 
 def benchmark_main(argv: list[str] | None = None) -> int:
-    """`python -m benchmark`."""
+    """`python -m benchmark`: 0 ok, 2 a usage, data or file-system error (one `error:` line),
+    130 interrupted (one line)."""
     args = build_benchmark_parser().parse_args(argv)
     _configure_logging(args.verbose)
     command = {"describe": _describe, "download": _download, "models": _models,
                "parse": _parse, "localize": _localize}[args.command]
-    return command(args)
+    try:
+        return command(args)
+    except KeyboardInterrupt:
+        print(f"interrupted: {args.command} stopped; nothing half-written is left",
+              file=sys.stderr)
+        return 130
+    except OSError as err:
+        print(f"error: {os_error(err)}", file=sys.stderr)
+        return 2
+
+
+def os_error(err: OSError) -> str:
+    """`PATH: cause` of an OSError (the path when it names one)."""
+    where = err.filename if err.filename is not None else None
+    cause = err.strerror or str(err)
+    return f"{where}: {cause}" if where is not None else cause
+
+
+def check_output(output: Path | None, inputs: list[Path]) -> str | None:
+    """Why `--output` cannot be written (it is one of `inputs`, a folder, or its folder is
+    missing or not writable), else None; checked before any work."""
+    if output is None:
+        return None
+    for source in inputs:
+        try:
+            if Path(source).exists() and output.exists() and output.samefile(source):
+                return f"--output {output} is the input {source}; refusing to overwrite it"
+        except OSError:
+            continue
+    if output.is_dir():
+        return f"--output {output} is a directory"
+    folder = output.parent
+    if not folder.is_dir():
+        return f"--output {output}: the folder {folder} does not exist"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"--output {output}: the folder {folder} is not writable"
+    return None
 
 
 def _describe(args: argparse.Namespace) -> int:
@@ -471,6 +512,10 @@ def _parse(args: argparse.Namespace) -> int:
 
     try:
         files = data_files_for(args.data_file, [args.dataset])
+        problem = check_output(args.output, [*files.values(), *([args.truth] if args.truth
+                                                                else [])])
+        if problem is not None:
+            raise DataError(problem)
         line_templates, texts = parse_log(args.dataset, data_file=files.get(args.dataset),
                                           data_dir=args.data_dir, max_lines=args.max_lines,
                                           strict=args.strict, quick=args.quick)
@@ -499,6 +544,10 @@ def _localize(args: argparse.Namespace) -> int:
     if suffix not in writers:
         print(f"error: --output {args.output}: use a .html, .md or .json file", file=sys.stderr)
         return 2
+    problem = check_output(args.output, [args.log])
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     try:
         result = localize(args.model, args.trained_on, args.log, seed=args.seed,
                           fmt=args.format, top=args.top, results_dir=args.results_dir,
@@ -510,8 +559,13 @@ def _localize(args: argparse.Namespace) -> int:
     if args.output is None:
         sys.stdout.write(text)
         return 0
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text, encoding="utf-8")
+    from benchmark.atomic import atomic_write_bytes
+
+    try:
+        atomic_write_bytes(args.output, text.encode("utf-8"))
+    except OSError as err:
+        print(f"error: --output {args.output}: {err.strerror or err}", file=sys.stderr)
+        return 2
     print(f"{result['flagged']} of {result['bags']} windows flagged (p ≥ τ = "
           f"{result['threshold']:.4f}); {result['unknown']['lines']} lines of unknown templates; "
           f"report: {args.output}")

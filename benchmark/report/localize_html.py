@@ -63,7 +63,7 @@ def to_html(result: dict[str, Any]) -> str:
 def to_markdown(result: dict[str, Any]) -> str:
     """One heading per flagged window with a table of its top-k lines."""
     r = result
-    out = [f"# Suspicious windows in `{r['log_file']}`", "",
+    out = [f"# Suspicious windows in `{_md_cell(r['log_file'])}`", "",
            f"Model **{r['model']}** trained on **{r['trained_on']}** (seed {r['seed']}), "
            f"threshold τ = {r['threshold']:.4f}. {r['lines']:,} lines in {r['bags']:,} windows; "
            f"**{r['flagged']}** flagged (p ≥ τ), highest probability first.", ""]
@@ -92,4 +92,7 @@ def _unknown_html(r: dict[str, Any]) -> str:
 
 
 def _md_cell(text: str) -> str:
-    return text.replace("`", "'").replace("|", "\\|")
+    """Text safe inside a one-line Markdown code span (no backtick to close it early, no
+    newline, no table pipe): HTML in it then shows as text, never as markup."""
+    return (text.replace("`", "'").replace("|", "\\|").replace("\r", " ")
+            .replace("\n", " "))

@@ -393,3 +393,134 @@ ARTIFACT_CASES = [
     AuditCase("checkpoint epoch -3 (digest recomputed)", checkpoint_epoch_out_of_range_refused,
               "warning"),
 ]
+
+
+# ---------------------------------------------------------------- 4. outputs, OS errors, Ctrl-C
+
+def localize_output_is_the_log(where: Path) -> str:
+    log = where / "v.md"
+    log.write_text("my log\n")
+    call = benchmark_cli("localize", "--model", "deeplog", "--trained-on", "synthetic",
+                         "--log", str(log), "--output", str(log),
+                         "--results-dir", str(where / "results"))
+    verdict = clear_error(call, str(log), "refusing to overwrite")
+    if log.read_text() != "my log\n":
+        raise AssertionError(f"data lost: {log} overwritten")
+    return verdict
+
+
+def localize_output_folder_missing(where: Path) -> str:
+    log = where / "v.log"
+    log.write_text("my log\n")
+    out = where / "missing" / "report.json"
+    call = benchmark_cli("localize", "--model", "deeplog", "--trained-on", "synthetic",
+                         "--log", str(log), "--output", str(out),
+                         "--results-dir", str(where / "results"))
+    verdict = clear_error(call, str(out.parent), "does not exist")
+    assert not out.parent.exists()
+    return verdict
+
+
+def _interrupted(command: list[str], target: str) -> Callable[[Path], str]:
+    def case(where: Path) -> str:
+        import importlib
+
+        module_name, _, attr = target.rpartition(".")
+        module = importlib.import_module(module_name)
+        real = getattr(module, attr)
+
+        def interrupt(*args, **kwargs):
+            raise KeyboardInterrupt
+
+        setattr(module, attr, interrupt)
+        try:
+            log = where / "x.log"
+            log.write_text("x\n")
+            call = benchmark_cli(*[a.replace("{log}", str(log)).replace("{where}", str(where))
+                                   for a in command])
+        finally:
+            setattr(module, attr, real)
+        assert call.code == 130 and "Traceback" not in call.stderr, call
+        assert len(call.stderr.strip().splitlines()) == 1, call.stderr
+        return "clear error"
+
+    return case
+
+
+def _failing(error: OSError) -> Callable[..., None]:
+    def raiser(*args, **kwargs):
+        raise error
+
+    return raiser
+
+
+def report_disk_full_keeps_summary(where: Path) -> str:
+    import errno
+
+    from benchmark import grid as grid_module
+
+    real = grid_module.build_report
+    full = where / "results" / "tables" / "table1.md"
+    grid_module.build_report = _failing(OSError(errno.ENOSPC, "No space left on device",
+                                                    str(full)))
+    try:
+        call = run_all(where / "results")
+    finally:
+        grid_module.build_report = real
+    assert "1 finished" in call.stdout, call.stdout  # the grid's summary is not lost
+    return clear_error(call, str(full), "No space left on device", code=2)
+
+
+def data_generation_disk_full(where: Path) -> str:
+    import errno
+
+    from benchmark.cli import run_all_main
+
+    raw = where / "datasets" / "raw" / "synthetic" / "synthetic.log"
+    source = grid.DataSource(prepare=_failing(OSError(errno.ENOSPC, "No space left on "
+                                                          "device", str(raw))),
+                             identity=lambda name, **_: {"card": name})
+    call = _call(lambda: run_all_main(["--datasets", "tiny", "--models", MODEL, "--seeds", "0",
+                                       "--device", "cpu", "--results-dir",
+                                       str(where / "results")], source))
+    return clear_error(call, str(raw), "No space left on device")
+
+
+def unreachable_dask_scheduler(where: Path) -> str:
+    import dask
+
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
+        call = run_all(where / "results", "--backend", "dask", "--scheduler",
+                       "tcp://127.0.0.1:9")
+    return clear_error(call, "tcp://127.0.0.1:9", "cannot connect")
+
+
+def markdown_file_name_escaped(where: Path) -> str:
+    from benchmark.report.localize_html import to_markdown
+
+    name = "a`<img src=x onerror=alert(1)>`.log"
+    result = {"log_file": name, "model": "m", "trained_on": "d", "seed": 0, "threshold": 0.5,
+              "lines": 1, "bags": 1, "flagged": 0, "unknown": {"lines": 0}, "windows": []}
+    heading = to_markdown(result).splitlines()[0]
+    assert heading.count("`") == 2 and heading.endswith("`"), heading  # one code span
+    assert "<img src=x onerror=alert(1)>" in heading
+    return "correct"
+
+
+EDGE_CASES = [
+    AuditCase("localize --log v.md --output v.md", localize_output_is_the_log, "clear error"),
+    AuditCase("localize --output into a missing folder", localize_output_folder_missing,
+              "clear error"),
+    AuditCase("Ctrl-C in download",
+              _interrupted(["download", "bgl", "--data-dir", "{where}"],
+                           "benchmark.data.download.fetch_source"), "clear error"),
+    AuditCase("Ctrl-C in localize",
+              _interrupted(["localize", "--model", "deeplog", "--trained-on", "synthetic",
+                            "--log", "{log}"], "benchmark.localize.localize"), "clear error"),
+    AuditCase("ENOSPC while the grid writes its report", report_disk_full_keeps_summary,
+              "clear error"),
+    AuditCase("ENOSPC while data are generated", data_generation_disk_full, "clear error"),
+    AuditCase("unreachable Dask scheduler", unreachable_dask_scheduler, "clear error"),
+    AuditCase("file name with ` and <img onerror> in the Markdown report",
+              markdown_file_name_escaped, "correct"),
+]

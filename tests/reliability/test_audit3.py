@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import pytest
-from audit_cases import ARTIFACT_CASES, LAYOUT_CASES, judge
+from audit_cases import ARTIFACT_CASES, EDGE_CASES, LAYOUT_CASES, judge
 
 
 @pytest.mark.parametrize("case", LAYOUT_CASES, ids=[c.name for c in LAYOUT_CASES])
@@ -14,4 +14,9 @@ def test_results_layout_case(case, tmp_path):
 
 @pytest.mark.parametrize("case", ARTIFACT_CASES, ids=[c.name for c in ARTIFACT_CASES])
 def test_saved_artifact_case(case, tmp_path):
+    assert judge(case, tmp_path, timeout=60) == case.expected
+
+
+@pytest.mark.parametrize("case", EDGE_CASES, ids=[c.name for c in EDGE_CASES])
+def test_edge_case(case, tmp_path):
     assert judge(case, tmp_path, timeout=60) == case.expected

@@ -35,7 +35,7 @@ from benchmark.protocol import PROTOCOL_VERSION
 from benchmark.records import MAX_SEED
 from benchmark.registry import list_models, model_class, resolve_config
 from benchmark.report.build import build_report
-from benchmark.run import RunContext, RunSpec, guarded_run
+from benchmark.run import Elsewhere, RunContext, RunSpec, guarded_run
 from benchmark.seeding import resolve_device
 from benchmark.store import (
     check_writable,
@@ -175,10 +175,13 @@ def run_grid(options: GridOptions, source: DataSource | None = None) -> GridOutc
                                      max_unparsed=options.max_unparsed, verify=options.verify)
             context = RunContext(prepare_seconds=time.perf_counter() - start,
                                  threads=options.threads, results_dir=options.results_dir,
-                                 keep_checkpoints=options.keep_checkpoints, **environment)
+                                 keep_checkpoints=options.keep_checkpoints,
+                                 force=options.force, **environment)
             for spec, error in _fan_out(pending, dataset, context, options):
                 if error is None:
                     outcome.finished.append(spec.path)
+                elif isinstance(error, Elsewhere):
+                    outcome.skipped.append(spec.path)
                 else:
                     outcome.failed.append((f"{spec.dataset}/{spec.model}/seed{spec.seed}", error))
     finally:

@@ -64,6 +64,8 @@ class RunContext:
     results_dir: Path = Path("results")
     """The run's checkpoint lives below it (`checkpoints/`)."""
     keep_checkpoints: bool = False
+    force: bool = False
+    """--force: rerun even when a record with the same hash appeared since planning."""
 
 
 def run_one(spec: RunSpec, dataset: PreparedDataset, context: RunContext) -> Path:
@@ -172,13 +174,31 @@ def _save_artifacts(spec: RunSpec, model: Any, evaluation: dict, test: Any,
                          probe=(test.subset(probe), scores.probabilities[probe]))
 
 
+class Elsewhere(str):
+    """The outcome of a run not done here: another grid holds its lock (benchmark.runlock) or
+    recorded it since this grid planned."""
+
+
 def guarded_run(spec: RunSpec, dataset: PreparedDataset, context: RunContext
                 ) -> tuple[RunSpec, str | None]:
-    """run_one, with a failure logged and returned instead of stopping the grid."""
+    """run_one under the run's lock, with a failure logged and returned instead of stopping the
+    grid; an `Elsewhere` when another grid has the run."""
+    from benchmark.runlock import RunLock
+    from benchmark.store import is_finished
+
+    lock = RunLock(spec.path)
     try:
+        if not lock.acquire():
+            log.info("%s/%s seed %d: left to the grid holding it, %s", spec.dataset, spec.model,
+                     spec.seed, lock.describe_holder())
+            return spec, Elsewhere(f"held by {lock.describe_holder()}")
+        if not context.force and is_finished(spec.path, spec.config_hash):
+            return spec, Elsewhere("recorded by another grid")
         run_one(spec, dataset, context)
     except Exception as err:  # noqa: BLE001 - one failed run must not lose the others
         log.error("%s/%s seed %d failed: %s", spec.dataset, spec.model, spec.seed, err,
                   exc_info=log.isEnabledFor(logging.DEBUG))
         return spec, f"{type(err).__name__}: {err}"
+    finally:
+        lock.release()
     return spec, None

@@ -524,3 +524,80 @@ EDGE_CASES = [
     AuditCase("file name with ` and <img onerror> in the Markdown report",
               markdown_file_name_escaped, "correct"),
 ]
+
+
+# ---------------------------------------------------------------- 5. a lock per run
+
+def _plant_lock(results: Path, pid: int) -> Path:
+    import socket
+
+    lock = results / "runs" / "tiny" / MODEL / "seed0.json.lock"
+    lock.parent.mkdir(parents=True)
+    lock.write_text(json.dumps({"pid": pid, "host": socket.gethostname(), "started": 0}))
+    return lock
+
+
+def live_lock_respected(where: Path) -> str:
+    import subprocess
+
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        results = where / "results"
+        lock = _plant_lock(results, holder.pid)
+        call = run_all(results)
+        assert call.code == 0 and "0 finished" in call.stdout, call.stdout + call.stderr
+        assert lock.exists() and not lock.with_suffix("").exists()  # left to its holder
+    finally:
+        holder.kill()
+        holder.wait()
+    return "correct"
+
+
+def stale_lock_taken_over(where: Path) -> str:
+    import subprocess
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    results = where / "results"
+    lock = _plant_lock(results, gone.pid)
+    call = run_all(results)
+    assert call.code == 0 and "1 finished" in call.stdout, call.stdout + call.stderr
+    assert any("stale lock" in w and str(lock) in w for w in call.warnings), call.warnings
+    assert not lock.exists()
+    return "warning"
+
+
+def two_grids_split_the_work(where: Path) -> str:
+    import threading
+
+    from benchmark.grid import GridOptions, run_grid
+
+    options = GridOptions(datasets=("tiny",), models=(MODEL,), seeds=(0, 1, 2, 3),
+                          device="cpu", threads=1, results_dir=where / "results")
+    outcomes: list = []
+    errors: list = []
+
+    def grid_run() -> None:
+        try:
+            outcomes.append(run_grid(options, _source()))
+        except Exception as err:  # noqa: BLE001 - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=grid_run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    finished = [p for o in outcomes for p in o.finished]
+    assert len(finished) == len(set(finished)) == 4, f"runs trained twice: {finished}"
+    assert not list((where / "results" / "runs").rglob("*.lock"))
+    return "correct"
+
+
+LOCK_CASES = [
+    AuditCase("a run locked by a live grid is left to it", live_lock_respected, "correct"),
+    AuditCase("stale lock of a dead process taken over", stale_lock_taken_over, "warning"),
+    AuditCase("two grids on one results folder split the work", two_grids_split_the_work,
+              "correct"),
+]

@@ -8,20 +8,37 @@ optional bearer token: `api_key` or LOGMILP_LLM_API_KEY. One request per text, t
 
 The reply must start with a JSON object {"label": "anomalous"|"normal", "confidence": 0..1} or
 with the word `anomalous` / `normal`; anything else is a LabellingError quoting the reply.
+
+Reliability: each request has an overall `deadline` (seconds, default `timeout`): a server that
+drips its answer a byte at a time is cut off when it expires (the socket is shut down from a
+timer), not just when one read stalls for `timeout`. A 5xx answer, a reset or dropped connection
+and an expired deadline are retried up to `retries` times (default 3) with exponential back-off
+(`backoff`, 1 s, doubled each time); a 4xx, a refused connection or an unparsable reply is not.
+With `answers=PATH` every answer is appended to that JSONL file (the `replay` format) as it
+arrives and texts already answered there are not asked again, so a rerun after a failure resumes
+where it stopped.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
+import logging
 import os
 import re
-import urllib.error
-import urllib.request
+import socket
+import threading
+import time
+import urllib.parse
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
 from benchmark.labelling.base import Labeller, LabellingError, register_labeller
+from benchmark.labelling.replay import load_replay, text_key, write_replay
+
+log = logging.getLogger(__name__)
 
 URL_ENV, MODEL_ENV, KEY_ENV = "LOGMILP_LLM_URL", "LOGMILP_LLM_MODEL", "LOGMILP_LLM_API_KEY"
 
@@ -53,7 +70,9 @@ class LLMLabeller(Labeller):
 
     def __init__(self, url: str | None = None, model: str | None = None,
                  api_key: str | None = None, examples: Sequence[tuple[str, int]] | None = None,
-                 system_prompt: str = SYSTEM_PROMPT, timeout: float = 60.0) -> None:
+                 system_prompt: str = SYSTEM_PROMPT, timeout: float = 60.0,
+                 deadline: float | None = None, retries: int = 3, backoff: float = 1.0,
+                 answers: str | Path | None = None) -> None:
         super().__init__()
         url = url or os.environ.get(URL_ENV)
         if not url:
@@ -64,7 +83,16 @@ class LLMLabeller(Labeller):
         self._api_key = api_key or os.environ.get(KEY_ENV)
         self.examples = tuple(examples if examples is not None else DEFAULT_EXAMPLES)
         self.system_prompt = system_prompt
-        self.timeout = timeout
+        self.timeout = float(timeout)
+        self.deadline = float(deadline) if deadline is not None else self.timeout
+        if self.timeout <= 0 or self.deadline <= 0 or int(retries) < 0 or float(backoff) < 0:
+            raise LabellingError("llm labeller: timeout and deadline must be > 0, retries and "
+                                 "backoff ≥ 0")
+        self.retries, self.backoff = int(retries), float(backoff)
+        self.answers_path = Path(answers) if answers is not None else None
+        self._answers: dict[str, tuple[int, float]] = (
+            load_replay(self.answers_path) if self.answers_path is not None
+            and self.answers_path.exists() else {})
 
     def messages(self, text: str) -> list[dict[str, str]]:
         """The chat messages sent for one text: system prompt, few-shot pairs, the query."""
@@ -77,7 +105,15 @@ class LLMLabeller(Labeller):
         return out
 
     def _label(self, texts: list[str], ids: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        answers = [parse_reply(self._complete(t), t) for t in texts]
+        answers = []
+        for text in texts:
+            key = text_key(text)
+            if key not in self._answers:
+                self._answers[key] = parse_reply(self._complete(text), text)
+                if self.answers_path is not None:  # kept at once: a later failure loses none
+                    label, conf = self._answers[key]
+                    write_replay(self.answers_path, [text], [label], [conf])
+            answers.append(self._answers[key])
         return np.array([a[0] for a in answers]), np.array([a[1] for a in answers])
 
     def _complete(self, text: str) -> str:
@@ -86,17 +122,83 @@ class LLMLabeller(Labeller):
         headers = {"Content-Type": "application/json"}
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
-        request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
+        for attempt in range(self.retries + 1):
+            try:
+                status, raw = self._post(body, headers)
+            except _Transient as err:
+                problem = str(err)
+            else:
+                if status < 300:
+                    break
+                problem = f"HTTP {status}: {raw[:200].decode('utf-8', 'replace')}"
+                if status < 500:
+                    raise LabellingError(f"llm labeller: request to {self.url} failed: "
+                                         f"{problem}")
+            if attempt == self.retries:
+                raise LabellingError(f"llm labeller: request to {self.url} failed after "
+                                     f"{self.retries + 1} attempt(s): {problem}")
+            wait = self.backoff * 2 ** attempt
+            log.warning("llm labeller: %s (%s); retry %d of %d in %.1f s", self.url, problem,
+                        attempt + 1, self.retries, wait)
+            time.sleep(wait)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                payload = json.loads(response.read().decode("utf-8"))
-        except (urllib.error.URLError, TimeoutError, ValueError) as err:
-            raise LabellingError(f"llm labeller: request to {self.url} failed: {err}") from err
+            payload = json.loads(raw.decode("utf-8"))
+        except ValueError as err:
+            raise LabellingError(f"llm labeller: {self.url} answered no JSON: {err}") from err
         try:
             return str(payload["choices"][0]["message"]["content"])
         except (KeyError, IndexError, TypeError) as err:
             raise LabellingError(f"llm labeller: {self.url} answered without "
                                  f"choices[0].message.content: {str(payload)[:200]}") from err
+
+
+    def _post(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        """(status, body) of one POST, all of it within `deadline` seconds; _Transient for what
+        a retry may cure (reset, dropped connection, expired deadline); LabellingError for a
+        refused or unresolvable endpoint."""
+        parts = urllib.parse.urlsplit(self.url)
+        cls = (http.client.HTTPSConnection if parts.scheme == "https"
+               else http.client.HTTPConnection)
+        conn = cls(parts.hostname, parts.port, timeout=min(self.timeout, self.deadline))
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        expired = threading.Event()
+        try:
+            conn.connect()
+        except (ConnectionRefusedError, socket.gaierror) as err:
+            raise LabellingError(f"llm labeller: request to {self.url} failed: {err}") from err
+        except OSError as err:
+            raise _Transient(f"cannot connect: {err}") from err
+        sock = conn.sock  # kept: http.client drops conn.sock once the response owns it
+
+        def expire() -> None:
+            expired.set()
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        timer = threading.Timer(self.deadline, expire)
+        timer.daemon = True
+        timer.start()
+        try:
+            conn.request("POST", path, body=body, headers=headers)
+            response = conn.getresponse()
+            raw = response.read()
+            status = response.status
+        except (OSError, http.client.HTTPException) as err:
+            if expired.is_set():
+                raise _Transient(f"no complete answer within the {self.deadline:g} s "
+                                 "deadline") from None
+            raise _Transient(f"{type(err).__name__}: {err}") from err
+        finally:
+            timer.cancel()
+            conn.close()
+        if expired.is_set():
+            raise _Transient(f"no complete answer within the {self.deadline:g} s deadline")
+        return status, raw
+
+
+class _Transient(Exception):
+    """A failed attempt that a retry may cure."""
 
 
 def parse_reply(reply: str, text: str = "") -> tuple[int, float]:

@@ -601,3 +601,122 @@ LOCK_CASES = [
     AuditCase("two grids on one results folder split the work", two_grids_split_the_work,
               "correct"),
 ]
+
+
+# ---------------------------------------------------------------- 6. LLM labeller
+
+class _Endpoint:
+    """A chat-completions server on 127.0.0.1 whose n-th request (0-based) gets `plan(n)`:
+    "ok", "500", "reset" (the connection dropped) or "drip" (the answer a byte every 0.5 s)."""
+
+    def __init__(self, plan: Callable[[int], str]) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        endpoint = self
+        self.requests = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                import time
+
+                self.rfile.read(int(self.headers["Content-Length"]))
+                n, endpoint.requests = endpoint.requests, endpoint.requests + 1
+                what = plan(n)
+                if what == "reset":
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
+                body = json.dumps({"choices": [{"message": {"content": json.dumps(
+                    {"label": "normal", "confidence": 0.8})}}]}).encode()
+                self.send_response(500 if what == "500" else 200)
+                self.send_header("Content-Length", str(len(body) * (40 if what == "drip" else 1)))
+                self.end_headers()
+                if what == "drip":
+                    try:
+                        for _ in range(len(body) * 40):
+                            self.wfile.write(b" ")
+                            self.wfile.flush()
+                            time.sleep(0.5)
+                    except OSError:
+                        return
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def __enter__(self) -> _Endpoint:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _llm(url: str, **options):
+    from benchmark.labelling import get_labeller
+
+    return get_labeller("llm", url=url, **options)
+
+
+def dripping_llm_cut_off(where: Path) -> str:
+    import time
+
+    from benchmark.labelling import LabellingError
+
+    with _Endpoint(lambda n: "drip") as server:
+        start = time.monotonic()
+        try:
+            _llm(server.url, timeout=1, deadline=2, retries=1, backoff=0.1).label(["x"])
+        except LabellingError as err:
+            took = time.monotonic() - start
+            assert "deadline" in str(err) and took < 8, (took, err)
+            return "clear error"
+    raise AssertionError("a dripping answer was accepted")
+
+
+def llm_500_retried(where: Path) -> str:
+    with _Endpoint(lambda n: "500" if n in (0, 3) else "ok") as server:
+        got = _llm(server.url, retries=2, backoff=0.01).label([f"text {i}" for i in range(10)])
+        assert list(got.labels) == [0] * 10 and server.requests == 12
+    return "correct"
+
+
+def llm_reset_retried(where: Path) -> str:
+    with _Endpoint(lambda n: "reset" if n == 1 else "ok") as server:
+        got = _llm(server.url, retries=1, backoff=0.01).label(["a", "b", "c"])
+        assert list(got.labels) == [0, 0, 0] and server.requests == 4
+    return "correct"
+
+
+def llm_answers_kept(where: Path) -> str:
+    from benchmark.labelling import LabellingError
+
+    answers = where / "answers.jsonl"
+    texts = [f"text {i}" for i in range(10)]
+    with _Endpoint(lambda n: "ok" if n < 9 else "500") as server:
+        try:
+            _llm(server.url, retries=1, backoff=0.01, answers=answers).label(texts)
+            raise AssertionError("the failing endpoint was not reported")
+        except LabellingError:
+            pass
+    if len(answers.read_text().splitlines()) != 9:
+        raise AssertionError("data lost: the 9 answers received were not kept")
+    with _Endpoint(lambda n: "ok") as server:
+        got = _llm(server.url, answers=answers).label(texts)
+        assert len(got.labels) == 10 and server.requests == 1, server.requests  # resumed
+    return "correct"
+
+
+LLM_CASES = [
+    AuditCase("LLM endpoint dripping its answer", dripping_llm_cut_off, "clear error"),
+    AuditCase("LLM endpoint answering 500 twice", llm_500_retried, "correct"),
+    AuditCase("LLM endpoint dropping a connection", llm_reset_retried, "correct"),
+    AuditCase("LLM answers received before a failure kept", llm_answers_kept, "correct"),
+]

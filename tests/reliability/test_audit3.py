@@ -4,7 +4,14 @@
 from __future__ import annotations
 
 import pytest
-from audit_cases import ARTIFACT_CASES, EDGE_CASES, LAYOUT_CASES, LOCK_CASES, judge
+from audit_cases import (
+    ARTIFACT_CASES,
+    EDGE_CASES,
+    LAYOUT_CASES,
+    LLM_CASES,
+    LOCK_CASES,
+    judge,
+)
 
 
 @pytest.mark.parametrize("case", LAYOUT_CASES, ids=[c.name for c in LAYOUT_CASES])
@@ -25,3 +32,8 @@ def test_edge_case(case, tmp_path):
 @pytest.mark.parametrize("case", LOCK_CASES, ids=[c.name for c in LOCK_CASES])
 def test_run_lock_case(case, tmp_path):
     assert judge(case, tmp_path, timeout=90) == case.expected
+
+
+@pytest.mark.parametrize("case", LLM_CASES, ids=[c.name for c in LLM_CASES])
+def test_llm_case(case, tmp_path):
+    assert judge(case, tmp_path, timeout=60) == case.expected

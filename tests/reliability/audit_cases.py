@@ -720,3 +720,29 @@ LLM_CASES = [
     AuditCase("LLM endpoint dropping a connection", llm_reset_retried, "correct"),
     AuditCase("LLM answers received before a failure kept", llm_answers_kept, "correct"),
 ]
+
+
+AUDIT_CASES = LAYOUT_CASES + ARTIFACT_CASES + EDGE_CASES + LOCK_CASES + LLM_CASES
+
+
+def judge_in_subprocess(case: AuditCase, where: Path, timeout: int = CASE_SECONDS) -> str:
+    """`judge` in a fresh Python process (a hang that even SIGALRM cannot break is killed
+    there and counted as "hang"); the verdict is the child's last line."""
+    import subprocess
+
+    try:
+        child = subprocess.run([sys.executable, __file__, case.name, str(where)],
+                               capture_output=True, text=True, timeout=timeout + 30,
+                               cwd=TESTS_DIR.parent)
+    except subprocess.TimeoutExpired:
+        return "hang"
+    lines = child.stdout.strip().splitlines()
+    return lines[-1] if child.returncode == 0 and lines else "traceback"
+
+
+if __name__ == "__main__":
+    import logging
+
+    logging.basicConfig(level=logging.CRITICAL)
+    [chosen] = [c for c in AUDIT_CASES if c.name == sys.argv[1]]
+    print(judge(chosen, Path(sys.argv[2])))

@@ -8,11 +8,16 @@ place with the expected MD5 is not downloaded again.
 
 `verify_raw_file` checks a card's default raw file against the card's MD5 before it is used; the
 verdict is remembered per content identity (size + SHA-256), so each content is MD5-checked once.
+Each remembered verdict carries an HMAC-SHA256 of (size, SHA-256, expected MD5, found MD5) under
+a random key kept beside the verdicts (`.verdict-key`, made on first use): an entry written or
+copied by hand, or bound to another file's content, fails the check and the MD5 is computed
+again, so a hand edit cannot bless another file.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import os
@@ -86,9 +91,12 @@ def verify_raw_file(name: str, path: Path, md5: str, verdicts: Path) -> None:
     key = f"{identity['size']}:{identity[HASH_NAME]}"
     known = _load_verdicts(verdicts)
     verdict = known.get(key)
-    if not isinstance(verdict, dict) or verdict.get("expected") != md5.lower():
+    secret = _verdict_key(Path(verdicts).with_name(".verdict-key"))
+    if not (secret and isinstance(verdict, dict) and verdict.get("expected") == md5.lower()
+            and _verdict_mac(secret, key, verdict) == verdict.get("mac")):
         found = _md5(path)
         verdict = {"expected": md5.lower(), "found": found}
+        verdict["mac"] = _verdict_mac(secret, key, verdict)
         known[key] = verdict
         _save_verdicts(verdicts, known)
         logger.info("%s: md5 of %s %s", name, path,
@@ -97,6 +105,35 @@ def verify_raw_file(name: str, path: Path, md5: str, verdicts: Path) -> None:
         raise DataError(f"{path}: md5 is {verdict.get('found')}, the {name} card expects {md5}: "
                         f"a corrupt or different file; run `python -m benchmark download {name}` "
                         "to fetch it again, or pass --no-verify to use it anyway")
+
+
+def _verdict_key(path: Path) -> bytes:
+    """The random key the verdicts are bound with (created on first use; b"" if it cannot be
+    read or written, which makes every remembered verdict fail: the MD5 is then recomputed)."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return b""
+    secret = os.urandom(32)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(secret)
+    except FileExistsError:
+        return path.read_bytes()
+    except OSError:
+        return b""
+    return secret
+
+
+def _verdict_mac(secret: bytes, key: str, verdict: dict) -> str | None:
+    if not secret:
+        return None
+    message = f"{key}:{verdict.get('expected')}:{verdict.get('found')}".encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
 
 def _md5(path: Path) -> str:

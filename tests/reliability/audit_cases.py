@@ -383,6 +383,46 @@ def _checkpoint_identity(path: Path) -> dict:
     return content["identity"]
 
 
+def forged_md5_verdict_refused(where: Path) -> str:
+    import zipfile
+
+    from cases import BGL_2K
+
+    from benchmark.data import cache as cache_module
+    from benchmark.data import download, pipeline
+    from benchmark.data.cards import load_card
+
+    raw = where / "data" / "raw" / "bgl"
+    raw.mkdir(parents=True)
+    with zipfile.ZipFile(raw / "BGL.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.write(BGL_2K, "BGL.log")
+    good = download._md5(raw / "BGL.zip")
+    card = load_card("bgl")
+    pinned = card.__class__(**{**card.__dict__, "source": card.source.__class__(
+        **{**card.source.__dict__, "md5": good})})
+    real = pipeline.load_card
+    pipeline.load_card = lambda name: pinned
+    try:
+        args = ("describe", "bgl", "--data-dir", str(where / "data"))
+        assert benchmark_cli(*args).code == 0  # the genuine file; its verdict is remembered
+        lines = BGL_2K.read_text().splitlines(keepends=True)
+        with zipfile.ZipFile(raw / "BGL.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("BGL.log", "".join(lines[:1500]))  # another file
+        cache_module._IDENTITIES.clear()
+        identity = cache_module.content_identity(raw / "BGL.zip")
+        verdicts = where / "data" / "cache" / "bgl" / "md5-verdicts.json"
+        known = json.loads(verdicts.read_text())
+        forged = dict(next(iter(known.values())))  # the genuine entry, copied by hand
+        known[f"{identity['size']}:{identity['sha256']}"] = forged
+        verdicts.write_text(json.dumps(known))
+        call = benchmark_cli(*args)
+    finally:
+        pipeline.load_card = real
+    if call.code == 0:
+        raise AssertionError("a hand-made verdict blessed another file")
+    return clear_error(call, "BGL.zip: md5 is")
+
+
 ARTIFACT_CASES = [
     AuditCase("one flipped bit in a saved model", flipped_weight_bit_refused, "clear error"),
     AuditCase("saved model's τ edited to 0 (digest recomputed)", edited_threshold_refused,
@@ -392,6 +432,8 @@ ARTIFACT_CASES = [
     AuditCase("saved model holding a partial dict", partial_model_dict_refused, "clear error"),
     AuditCase("checkpoint epoch -3 (digest recomputed)", checkpoint_epoch_out_of_range_refused,
               "warning"),
+    AuditCase("hand-made entry in the MD5 verdict cache", forged_md5_verdict_refused,
+              "clear error"),
 ]
 
 

@@ -14,10 +14,9 @@ import contextlib
 import io
 import json
 import os
-import signal
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +25,7 @@ if str(TESTS_DIR) not in sys.path:
     sys.path.insert(0, str(TESTS_DIR))
 
 import tiny_template_model  # noqa: E402
-from cases import collect_warnings  # noqa: E402
+from cases import collect_warnings, time_limit  # noqa: E402
 from conftest import make_tiny_dataset  # noqa: E402
 
 from benchmark import grid  # noqa: E402
@@ -36,22 +35,8 @@ CASE_SECONDS = 120
 
 
 class Hang(BaseException):
-    """Raised by `deadline` (a BaseException: no `except OSError` or `except Exception` in the
-    code under test can swallow it, as TimeoutError, an OSError, would be)."""
-
-
-@contextlib.contextmanager
-def deadline(seconds: int) -> Iterator[None]:
-    def expire(signum, frame):
-        raise Hang(f"no answer within {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
+    """A case past its time limit (a BaseException: no `except OSError` or `except Exception`
+    in the code under test can swallow it, as TimeoutError, an OSError, would be)."""
 
 
 @dataclass(frozen=True)
@@ -115,7 +100,7 @@ def judge(case: AuditCase, where: Path, timeout: int = CASE_SECONDS) -> str:
     """The case's verdict (see the module docstring); never raises."""
     tiny_template_model.register()
     try:
-        with deadline(timeout):
+        with time_limit(timeout, Hang):
             return case.run(where)
     except Hang:
         return "hang"
@@ -386,20 +371,13 @@ def _checkpoint_identity(path: Path) -> dict:
 def forged_md5_verdict_refused(where: Path) -> str:
     import zipfile
 
-    from cases import BGL_2K
+    from cases import BGL_2K, bgl_zip_with_pinned_card
 
     from benchmark.data import cache as cache_module
-    from benchmark.data import download, pipeline
-    from benchmark.data.cards import load_card
+    from benchmark.data import pipeline
 
-    raw = where / "data" / "raw" / "bgl"
-    raw.mkdir(parents=True)
-    with zipfile.ZipFile(raw / "BGL.zip", "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.write(BGL_2K, "BGL.log")
-    good = download._md5(raw / "BGL.zip")
-    card = load_card("bgl")
-    pinned = card.__class__(**{**card.__dict__, "source": card.source.__class__(
-        **{**card.source.__dict__, "md5": good})})
+    archive, pinned = bgl_zip_with_pinned_card(where)
+    raw = archive.parent
     real = pipeline.load_card
     pipeline.load_card = lambda name: pinned
     try:
@@ -772,10 +750,12 @@ def judge_in_subprocess(case: AuditCase, where: Path, timeout: int = CASE_SECOND
     there and counted as "hang"); the verdict is the child's last line."""
     import subprocess
 
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(TESTS_DIR.parent), os.environ.get("PYTHONPATH", "")])}
     try:
         child = subprocess.run([sys.executable, __file__, case.name, str(where)],
                                capture_output=True, text=True, timeout=timeout + 30,
-                               cwd=TESTS_DIR.parent)
+                               cwd=TESTS_DIR.parent, env=env)
     except subprocess.TimeoutExpired:
         return "hang"
     lines = child.stdout.strip().splitlines()

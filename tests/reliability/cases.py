@@ -73,10 +73,11 @@ class _Collect(logging.Handler):
 
 
 @contextlib.contextmanager
-def time_limit(seconds: int) -> Iterator[None]:
-    """TimeoutError if the block runs longer than `seconds` (SIGALRM; main thread, POSIX)."""
+def time_limit(seconds: int, error: type[BaseException] = TimeoutError) -> Iterator[None]:
+    """`error` (default TimeoutError) if the block runs longer than `seconds` (SIGALRM; main
+    thread, POSIX)."""
     def expire(signum, frame):
-        raise TimeoutError(f"no answer within {seconds} s (hang)")
+        raise error(f"no answer within {seconds} s (hang)")
 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.alarm(seconds)
@@ -473,3 +474,20 @@ def cache_path_is_a_file(work: Path, raw_source: Path) -> str:
         return "traceback"
     return "clear error" if outcome.code == 2 and "cache" in outcome.stderr and \
         "not a directory" in outcome.stderr else "silent wrong"
+
+
+def bgl_zip_with_pinned_card(where: Path) -> tuple[Path, object]:
+    """`<where>/data/raw/bgl/BGL.zip` holding BGL_2k, and the bgl card with that file's MD5
+    pinned (patch it in as `pipeline.load_card`)."""
+    from benchmark.data import download
+    from benchmark.data.cards import load_card
+
+    raw = where / "data" / "raw" / "bgl"
+    raw.mkdir(parents=True)
+    with zipfile.ZipFile(raw / "BGL.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.write(BGL_2K, "BGL.log")
+    good = download._md5(raw / "BGL.zip")
+    card = load_card("bgl")
+    pinned = card.__class__(**{**card.__dict__, "source": card.source.__class__(
+        **{**card.source.__dict__, "md5": good})})
+    return raw / "BGL.zip", pinned

@@ -7,7 +7,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from cases import BGL_2K, INPUT_CASES, judge_input, run_describe
+from cases import BGL_2K, INPUT_CASES, bgl_zip_with_pinned_card, judge_input, run_describe
 from loghub import needs
 
 from benchmark.data import cache as cache_module
@@ -59,14 +59,8 @@ def test_run_all_names_a_directory_as_not_a_regular_file(tmp_path, capsys):
 
 
 def test_md5_is_checked_once_per_content(tmp_path, monkeypatch):
-    raw = tmp_path / "data" / "raw" / "bgl"
-    raw.mkdir(parents=True)
-    with zipfile.ZipFile(raw / "BGL.zip", "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.write(BGL_2K, "BGL.log")
-    good = download._md5(raw / "BGL.zip")
-    card = load_card("bgl")
-    pinned = card.__class__(**{**card.__dict__, "source": card.source.__class__(
-        **{**card.source.__dict__, "md5": good})})
+    archive_path, pinned = bgl_zip_with_pinned_card(tmp_path)
+    raw = archive_path.parent
     monkeypatch.setattr(pipeline, "load_card", lambda name: pinned)
     calls = []
     real = download._md5

@@ -13,6 +13,8 @@ Keys (all numbers; a key is absent when it does not apply):
 - `train_steps`: optimiser steps taken (the trainer's `TrainHistory.steps`; after a resume, the
   steps of every epoch including those before it);
 - `labeller_calls`: (label-budget runs) queries sent to the labeller.
+- `labeller_tokens_sent`, `labeller_tokens_received`: (LLM labeller) tokens as its server
+  reported them (`usage.prompt_tokens` / `usage.completion_tokens`).
 """
 
 from __future__ import annotations
@@ -69,9 +71,12 @@ class CostLedger:
         steps = getattr(getattr(model, "history_", None), "steps", None)
         if steps is not None:
             out["train_steps"] = int(steps)
-        calls = ((extras or {}).get("label_budget") or {}).get("summary", {}).get("queries")
-        if calls is not None:
-            out["labeller_calls"] = int(calls)
+        summary = ((extras or {}).get("label_budget") or {}).get("summary", {})
+        if summary.get("queries") is not None:
+            out["labeller_calls"] = int(summary["queries"])
+        for key in ("sent", "received"):
+            if key in (summary.get("tokens") or {}):
+                out[f"labeller_tokens_{key}"] = int(summary["tokens"][key])
         return out
 
     def _cuda(self) -> bool:

@@ -20,11 +20,13 @@ def test_ledger_measures_phases_parameters_steps_and_labeller_calls():
     with ledger.phase("evaluate"):
         time.sleep(0.05)  # wall time, hardly any CPU
     model = SimpleNamespace(net_=torch.nn.Linear(3, 2), history_=SimpleNamespace(steps=7))
-    out = ledger.timings(model, {"label_budget": {"summary": {"queries": 41}}})
+    out = ledger.timings(model, {"label_budget": {"summary": {
+        "queries": 41, "tokens": {"sent": 5000, "received": 480}}}})
     assert out["fit_cpu_seconds"] > 0 and out["evaluate_seconds"] >= 0.05
     assert out["evaluate_cpu_seconds"] < out["evaluate_seconds"]
     assert out["parameters"] == 3 * 2 + 2 and out["train_steps"] == 7
     assert out["labeller_calls"] == 41 and out["peak_rss_mb"] > 1
+    assert (out["labeller_tokens_sent"], out["labeller_tokens_received"]) == (5000, 480)
     assert "peak_gpu_mb" not in out  # CPU run
     assert parameter_count(SimpleNamespace()) is None
 
@@ -47,4 +49,4 @@ def test_cost_table_shows_what_records_hold():
     assert deeplog[:4] == ["DeepLog", "2", "10.50 ± 0.50", "–"]
     assert logmilp[2:4] == ["200 ± 0", "390 ± 0"]
     assert logmilp[6] == "600" and logmilp[8] == "1,234" and logmilp[9] == "40 ± 0"
-    assert sections["synthetic@budget0.01-oracle"][0][-1] == "117"
+    assert sections["synthetic@budget0.01-oracle"][0][-3:] == ["117", "–", "–"]

@@ -122,7 +122,8 @@ class _ChatStub(BaseHTTPRequestHandler):
             content = json.dumps({"label": label, "confidence": 0.75})
         reply = json.dumps({"id": "x", "object": "chat.completion", "choices": [
             {"index": 0, "message": {"role": "assistant", "content": content},
-             "finish_reason": "stop"}]}).encode()
+             "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 100 + len(query), "completion_tokens": 12}}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(reply)))
@@ -150,6 +151,8 @@ def test_llm_labeller_talks_to_an_openai_compatible_server(chat_server, monkeypa
     got = llm.label(["mount failed on node <NUM>", "job <NUM> started"])
     assert got.labels.tolist() == [1, 0] and got.confidences.tolist() == [0.75, 0.75]
     assert llm.queries == 2 and len(_ChatStub.requests) == 2
+    assert llm.tokens == {"sent": 200 + len("Log message: mount failed on node <NUM>")
+                          + len("Log message: job <NUM> started"), "received": 24}
     sent = _ChatStub.requests[0]
     assert sent["path"] == "/v1/chat/completions" and sent["auth"] == "Bearer k"
     assert sent["body"]["model"] == "stub-model" and sent["body"]["temperature"] == 0

@@ -4,7 +4,8 @@ A labeller answers "is this log line (or window) anomalous?" for a batch of text
 in {0, 1} (1 = anomalous) with confidences (n,) float64 in [0, 1]. `ids` are optional integer
 handles (the line index in the dataset's line array, or a bag index) that ground-truth labellers
 need and text-only labellers ignore. Every labeller counts the labels it was asked for in
-`.queries`, so a budget can be checked against what was actually spent.
+`.queries`, so a budget can be checked against what was actually spent; one that talks to a
+language model also counts the tokens it sent and received (`.tokens`, None for the others).
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ class Labeller(ABC):
 
     def __init__(self) -> None:
         self.queries = 0
+        self.tokens: dict[str, int] | None = None
+        """{"sent": n, "received": n} as the model's server reported them (LLM labellers)."""
 
     def label(self, texts: Sequence[str], ids: Sequence[int] | np.ndarray | None = None) -> Labels:
         """Label `texts` (n,); `ids` (n,) ints or None. Adds n to `self.queries`."""

@@ -61,6 +61,7 @@ def label_budget(split: EvalSplit, budget: float, labeller: Labeller, seed: int,
     texts = ([bags.templates.texts[t] for t in tmpl] if line_texts is None
              else [line_texts[i] for i in lines])
     before = labeller.queries
+    tokens_before = dict(labeller.tokens or {})
     if unit == "line":
         features, group_of = _line_features(bags, tmpl, texts, settings)
         ids = lines
@@ -78,6 +79,8 @@ def label_budget(split: EvalSplit, budget: float, labeller: Labeller, seed: int,
                "labels_used": int(result.queried.sum()),
                "fraction_used": float(result.queried.sum() / n), "seed": seed,
                "settings": asdict(settings), **result.info}
+    if labeller.tokens is not None:  # an LLM labeller: tokens spent on this plan
+        summary["tokens"] = {k: labeller.tokens[k] - tokens_before[k] for k in labeller.tokens}
     if unit == "line":
         line_pred = np.zeros(len(split.line_labels), dtype=np.int8)
         line_pred[lines] = result.labels

@@ -74,6 +74,7 @@ class LLMLabeller(Labeller):
                  deadline: float | None = None, retries: int = 3, backoff: float = 1.0,
                  answers: str | Path | None = None) -> None:
         super().__init__()
+        self.tokens = {"sent": 0, "received": 0}
         url = url or os.environ.get(URL_ENV)
         if not url:
             raise LabellingError(f"llm labeller: no endpoint; pass url= or set {URL_ENV}")
@@ -145,12 +146,23 @@ class LLMLabeller(Labeller):
             payload = json.loads(raw.decode("utf-8"))
         except ValueError as err:
             raise LabellingError(f"llm labeller: {self.url} answered no JSON: {err}") from err
+        self._count_tokens(payload)
         try:
             return str(payload["choices"][0]["message"]["content"])
         except (KeyError, IndexError, TypeError) as err:
             raise LabellingError(f"llm labeller: {self.url} answered without "
                                  f"choices[0].message.content: {str(payload)[:200]}") from err
 
+
+    def _count_tokens(self, payload: object) -> None:
+        """Add the reply's `usage` (prompt / completion tokens, as the server counts them)."""
+        usage = payload.get("usage") if isinstance(payload, dict) else None
+        if not isinstance(usage, dict):
+            return
+        for key, field in (("sent", "prompt_tokens"), ("received", "completion_tokens")):
+            value = usage.get(field)
+            if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+                self.tokens[key] += value
 
     def _post(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
         """(status, body) of one POST, all of it within `deadline` seconds; _Transient for what

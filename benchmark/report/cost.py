@@ -22,6 +22,8 @@ COLUMNS = (  # (ledger key, header, how seeds combine)
     ("peak_rss_mb", "peak RSS MiB", "max"), ("peak_gpu_mb", "peak GPU MiB", "max"),
     ("parameters", "parameters", "first"), ("train_steps", "train steps", "mean"),
     ("labeller_calls", "labeller calls", "mean"),
+    ("labeller_tokens_sent", "LLM tokens sent", "mean"),
+    ("labeller_tokens_received", "LLM tokens received", "mean"),
 )
 
 
@@ -44,7 +46,8 @@ def cost_table(records: list[RunRecord]) -> Table:
         "(all threads; above the wall time when torch runs several threads). Peak RSS: maximum "
         "over seeds of the run's peak resident memory (benchmark.cost; the process's peak when "
         "the kernel cannot reset it). Peak GPU: CUDA runs only. Train steps: optimiser steps. "
-        "Labeller calls: label-budget runs only.",
+        "Labeller calls: label-budget runs only; LLM tokens: runs labelled by the llm "
+        "labeller, as its server reported them.",
         f"{MISSING} = not in the records (records written before the cost ledger hold wall "
         "seconds only); timings depend on the machine and its load (see the records' "
         "environment).",

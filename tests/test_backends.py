@@ -34,7 +34,7 @@ def test_dask_grid_matches_local(tmp_path):
     expected = metrics(local)
     assert len(expected) == 4
     assert metrics(dask) == expected
-    assert (dask / "tables" / "table1.md").exists()
+    assert len(list((dask / "tables").glob("quick-*/table1.md"))) == 2  # one per variant
     assert not (dask / "checkpoints").exists()
 
 

@@ -121,6 +121,19 @@ def checkpoint_path(results_dir: Path, dataset: str, model: str, seed: int,
                     f"seed{seed}-{config_hash[:16]}.pt")
 
 
+CROSS_DOMAIN_DIR = "crossdomain"
+
+
+def cross_domain_record_path(results_dir: Path, pair: str, model: str, shots: int,
+                             seed: int) -> Path:
+    """Where the record of one cross-domain run (pair, model, K shots, seed) lives:
+    `<results>/runs/crossdomain/<pair>/<model>/shots<K>/seed<k>.json` (checked like run_file)."""
+    path = Path(results_dir) / "runs"
+    for part in (CROSS_DOMAIN_DIR, pair, model, f"shots{int(shots)}", f"seed{int(seed)}.json"):
+        path = path / _component(part)
+    return inside(results_dir, path)
+
+
 def record_variant(extras: dict[str, Any]) -> str | None:
     """The variant a record was written under (its `extras["variant"]`; None = default)."""
     variant = extras.get("variant") if isinstance(extras, dict) else None

@@ -31,6 +31,7 @@ from typing import Any
 
 from benchmark.atomic import atomic_write_bytes
 from benchmark.layout import (
+    CROSS_DOMAIN_DIR,
     VARIANT_PATTERN,
     NotRegularFile,
     check_variant,
@@ -38,6 +39,7 @@ from benchmark.layout import (
     record_variant,
     scan_files,
 )
+from benchmark.layout import cross_domain_record_path as cross_domain_record_path  # re-exported
 from benchmark.layout import record_path as record_path  # re-exported: callers use store's
 from benchmark.records import BadRecord, RunRecord, plain
 
@@ -50,16 +52,8 @@ _TEMP_GLOB = ".seed*.json.*.tmp"
 _RECORD_NAME = re.compile(r"seed[0-9]+\.json")
 
 
-CROSS_DOMAIN_DIR = "crossdomain"
 CROSS_DOMAIN_KEY = "cross_domain"
 """The `extras` key of a cross-domain record (benchmark.crossdomain)."""
-
-
-def cross_domain_record_path(results_dir: Path, pair: str, model: str, shots: int,
-                             seed: int) -> Path:
-    """Where the record of one cross-domain run (pair, model, K shots, seed) lives."""
-    return (Path(results_dir) / "runs" / CROSS_DOMAIN_DIR / pair / model / f"shots{shots}"
-            / f"seed{seed}.json")
 
 
 def canonical_json(obj: Any) -> str:

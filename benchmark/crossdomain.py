@@ -105,25 +105,32 @@ class CrossRun:
     paper_row: str
     paths: dict[int, Path]
     hashes: dict[int, str]
+    variant: str | None = None
+    """The records' variant folder (benchmark.layout; `--quick` runs only), None = default."""
 
 
 def plan_cross_domain(spec: CrossDomainSpec, models: list[str], configs: dict[str, Any],
                       overrides: dict[str, dict[str, Any]], seeds: tuple[int, ...],
-                      identities: dict[str, dict], results_dir: Path) -> list[CrossRun]:
-    """Every (model, seed) of the pair with the paths and hashes of its K records."""
+                      identities: dict[str, dict], results_dir: Path,
+                      quick: bool = False) -> list[CrossRun]:
+    """Every (model, seed) of the pair with the paths and hashes of its K records (`--quick`
+    runs in the `quick` variant folder, benchmark.layout, whatever their `--set`: smoke runs
+    never overwrite the full-data records, which may carry `--set` overrides)."""
+    from benchmark.layout import QUICK
     from benchmark.protocol import PROTOCOL_VERSION
     from benchmark.registry import model_class
 
     runs = []
     for model in models:
         paper_row = getattr(model_class(model), "paper_row", None) or model
+        variant = QUICK if quick else None
         for seed in dict.fromkeys(seeds):
-            paths = {k: cross_domain_record_path(results_dir, spec.pair, model, k, seed)
+            paths = {k: cross_domain_record_path(results_dir, spec.pair, model, k, seed, variant)
                      for k in spec.shots}
             hashes = {k: config_hash(model, configs[model], spec.identity(identities, k), seed,
                                      PROTOCOL_VERSION) for k in spec.shots}
             runs.append(CrossRun(model, seed, configs[model], overrides.get(model, {}),
-                                 paper_row, paths, hashes))
+                                 paper_row, paths, hashes, variant))
     return runs
 
 
@@ -194,6 +201,8 @@ def _train_and_adapt(spec: CrossDomainSpec, run: CrossRun, shots: list[int], sha
                         "negative": int(len(support) - support.labels.sum())},
             "shared_templates": target.templates.size,
             "source_summaries": {s: shared[s].summary for s in spec.sources}}}
+        if run.variant is not None:
+            extras["variant"] = run.variant
         record = RunRecord(
             dataset=spec.pair, model=run.model, seed=run.seed, config_hash=run.hashes[k],
             protocol_version=PROTOCOL_VERSION, paper_row=run.paper_row,

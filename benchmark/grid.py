@@ -247,9 +247,10 @@ def _run_cross_domain(options: GridOptions, models: list[str], source: DataSourc
         except ConfigError as err:
             raise UsageError(f"--set: {err}") from None
     runs = plan_cross_domain(spec, models, configs, options.overrides, options.seeds,
-                             identities, options.results_dir)
+                             identities, options.results_dir, quick=options.quick)
     clean_stale_temp(options.results_dir)
     outcome = GridOutcome()
+    outcome.variants = sorted({r.variant for r in runs if r.variant is not None})
     try:
         pending = {id(r): pending_shots(r, options.force) for r in runs}
         outcome.skipped += [r.paths[k] for r in runs for k in r.paths if k not in pending[id(r)]]
@@ -268,7 +269,7 @@ def _run_cross_domain(options: GridOptions, models: list[str], source: DataSourc
         outcome.finished += finished
         outcome.failed += failed
     finally:
-        _write_reports(outcome, options, [None])
+        _write_reports(outcome, options, list(outcome.variants) or [None])
     return outcome
 
 

@@ -125,11 +125,15 @@ CROSS_DOMAIN_DIR = "crossdomain"
 
 
 def cross_domain_record_path(results_dir: Path, pair: str, model: str, shots: int,
-                             seed: int) -> Path:
+                             seed: int, variant: str | None = None) -> Path:
     """Where the record of one cross-domain run (pair, model, K shots, seed) lives:
-    `<results>/runs/crossdomain/<pair>/<model>/shots<K>/seed<k>.json` (checked like run_file)."""
+    `<results>/runs/crossdomain/<pair>/<model>/[<variant>/]shots<K>/seed<k>.json` (checked like
+    run_file). Only `--quick` cross-domain runs get a variant folder: the committed full-data
+    records were run with `--set` overrides at the default path."""
     path = Path(results_dir) / "runs"
-    for part in (CROSS_DOMAIN_DIR, pair, model, f"shots{int(shots)}", f"seed{int(seed)}.json"):
+    parts = (CROSS_DOMAIN_DIR, pair, model, *([variant] if variant else []),
+             f"shots{int(shots)}", f"seed{int(seed)}.json")
+    for part in parts:
         path = path / _component(part)
     return inside(results_dir, path)
 

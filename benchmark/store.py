@@ -124,11 +124,14 @@ def list_variants(results_dir: Path) -> list[str]:
     return sorted(found)
 
 
-def load_cross_domain_records(results_dir: Path) -> list[RunRecord]:
-    """Every verified cross-domain record under `<results_dir>/runs/crossdomain`, sorted by
-    (pair, model, shots, seed)."""
+def load_cross_domain_records(results_dir: Path, variant: str | None = None
+                              ) -> list[RunRecord]:
+    """Every verified cross-domain record under `<results_dir>/runs/crossdomain` (of `variant`
+    when given, else of the default layout), sorted by (pair, model, shots, seed)."""
     root = Path(results_dir) / "runs" / CROSS_DOMAIN_DIR
-    records = [r for p in scan_files(root, 3, _RECORD_NAME)
+    paths = (scan_files(root, 3, _RECORD_NAME) if variant is None else
+             (p for p in scan_files(root, 4, _RECORD_NAME) if p.parent.parent.name == variant))
+    records = [r for p in paths
                if p.parent.name.startswith("shots") and (r := read_record(p)) is not None]
     return sorted(records, key=lambda r: (r.dataset, r.model,
                                           r.extras[CROSS_DOMAIN_KEY]["shots"], r.seed))
@@ -155,7 +158,8 @@ def clean_stale_temp(results_dir: Path) -> int:
     """Remove temp files left by record writes that were killed; returns how many."""
     runs = Path(results_dir) / "runs"
     stale = list(runs.glob(f"*/*/{_TEMP_GLOB}")) + list(runs.glob(f"*/*/*/{_TEMP_GLOB}")) + list(
-        runs.glob(f"{CROSS_DOMAIN_DIR}/*/*/shots*/{_TEMP_GLOB}"))
+        runs.glob(f"{CROSS_DOMAIN_DIR}/*/*/shots*/{_TEMP_GLOB}")) + list(
+        runs.glob(f"{CROSS_DOMAIN_DIR}/*/*/*/shots*/{_TEMP_GLOB}"))
     for tmp in stale:
         tmp.unlink(missing_ok=True)
     if stale:
@@ -206,7 +210,8 @@ def _check_location(record: RunRecord, path: Path) -> None:
                                f"seed{record.seed}.json")
     cross = record.extras.get(CROSS_DOMAIN_KEY)
     if isinstance(cross, dict):
-        actual = (CROSS_DOMAIN_DIR, record.dataset, record.model, f"shots{cross.get('shots')}",
+        actual = (CROSS_DOMAIN_DIR, record.dataset, record.model,
+                  *([variant] if variant else []), f"shots{cross.get('shots')}",
                   f"seed{record.seed}.json")
     expected = tuple(path.parts[-len(actual):])
     if expected != actual:

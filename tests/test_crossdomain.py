@@ -177,22 +177,24 @@ def test_cross_domain_grid_end_to_end_then_resume_then_report_only(tmp_path, cap
     assert "4 finished, 0 already recorded, 0 failed" in capsys.readouterr().out
     pair = results / "runs" / "crossdomain" / "synthetic→synthetic-b"
     for model in ("protonet", "maml"):
-        for k in (0, 2):
-            record = read_record(pair / model / f"shots{k}" / "seed0.json")
+        for k in (0, 2):  # --quick: the quick variant folder, beside any full-data record
+            record = read_record(pair / model / "quick" / f"shots{k}" / "seed0.json")
             assert record is not None and record.extras["cross_domain"]["shots"] == k
-    assert len(load_cross_domain_records(results)) == 4
-    table = (results / "tables" / "crossdomain.md").read_text()
+    assert load_cross_domain_records(results) == []
+    assert len(load_cross_domain_records(results, "quick")) == 4
+    tables, figures = results / "tables" / "quick", results / "figures" / "quick"
+    table = (tables / "crossdomain.md").read_text()
     assert "synthetic→synthetic-b K=2" in table and "ProtoNet" in table and "MAML" in table
-    outputs = {p: p.read_bytes() for p in [results / "tables" / "crossdomain.md",
-                                           results / "tables" / "crossdomain.csv",
-                                           results / "figures" / "crossdomain_shots.pdf",
-                                           results / "figures" / "crossdomain_shots.png"]}
+    outputs = {p: p.read_bytes() for p in [tables / "crossdomain.md", tables / "crossdomain.csv",
+                                           figures / "crossdomain_shots.pdf",
+                                           figures / "crossdomain_shots.png"]}
     assert cli.run_all_main(cross_argv(results, data_dir)) == 0
     assert "0 finished, 4 already recorded" in capsys.readouterr().out
     for path in outputs:
         path.unlink()
     code = ("import sys; from benchmark.cli import run_all_main; "
-            f"rc = run_all_main(['--report-only', '--results-dir', {str(results)!r}]); "
+            f"rc = run_all_main(['--report-only', '--results-dir', {str(results)!r}, "
+            "'--variant', 'quick']); "
             "assert rc == 0, rc; assert 'torch' not in sys.modules")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)})

@@ -34,7 +34,7 @@ def build_report(results_dir: Path, loc_ks: tuple[int, ...] = (),
     reference_rows: add other papers' published numbers as separate rows of Table I
     (benchmark.report.reference_rows). The default-config records only; with `variant`
     (benchmark.layout: `quick`, `quick-<h>`, `cfg-<h>`) that variant's records instead, into
-    `tables/<variant>/` and `figures/<variant>/` (no cross-domain part). Returns the written
+    `tables/<variant>/` and `figures/<variant>/` (cross-domain: that variant's). Returns the written
     paths. With no record, the tables still list the paper's numbers.
     """
     results_dir = Path(results_dir)
@@ -61,7 +61,7 @@ def build_report(results_dir: Path, loc_ks: tuple[int, ...] = (),
     paths += write_figures(plain, figures_dir)
     paths += write_rank_report(scored, tables_dir, figures_dir)
     paths += write_budget_report(records, tables_dir, figures_dir)
-    if variant is None:
-        paths += write_crossdomain_report(load_cross_domain_records(results_dir),
-                                          tables_dir, figures_dir)
+    cross = load_cross_domain_records(results_dir, variant)
+    if variant is None or cross:
+        paths += write_crossdomain_report(cross, tables_dir, figures_dir)
     return paths

@@ -63,16 +63,18 @@ class MIDLogConfig(TrainSettings):
     """MIDLog hyperparameters (sizes our choice; the official code was not available).
 
     hidden: instance-embedding width; mixer_layers: PatchMixer blocks; token_hidden /
-    channel_hidden: widths of the token- and channel-mixing MLPs; attention_hidden: gated
-    attention width; max_len: minimum fixed bag length L for token mixing (raised at fit time to
-    the longest training/validation bag).
+    channel_hidden: widths of the token- and channel-mixing MLPs; attention_heads: heads of the
+    patch encoder's self-attention (must divide hidden); top_k: instances whose logits are
+    averaged into the bag logit; max_len: minimum fixed bag length L for token mixing (raised at
+    fit time to the longest training/validation bag).
     """
 
     hidden: int = positive(128)
     mixer_layers: int = non_negative(2)
     token_hidden: int = positive(256)
     channel_hidden: int = positive(256)
-    attention_hidden: int = positive(128)
+    attention_heads: int = positive(4)
+    top_k: int = positive(3)
     dropout: float = fraction(0.1)
     max_len: int = positive(128)
 
@@ -143,45 +145,56 @@ class PatchMixer(nn.Module):
         return self.norm(x) * keep
 
 
-class GatedAttention(nn.Module):
-    """Gated attention MIL pooling (Ilse et al., 2018): masked softmax over real instances."""
+class PatchEncoder(nn.Module):
+    """Attention-based patch encoder: each log entry (a "patch" of the bag) is projected to
+    `hidden`, then one pre-LN Transformer encoder block (masked multi-head self-attention over
+    the bag's entries + feed-forward, both residual) lets each entry see its neighbours."""
 
-    def __init__(self, hidden: int, attention_hidden: int) -> None:
+    def __init__(self, dim: int, config: MIDLogConfig) -> None:
         super().__init__()
-        self.value = nn.Linear(hidden, attention_hidden)
-        self.gate = nn.Linear(hidden, attention_hidden)
-        self.weight = nn.Linear(attention_hidden, 1)
+        self.project = nn.Linear(dim, config.hidden)
+        self.block = nn.TransformerEncoderLayer(
+            config.hidden, config.attention_heads, dim_feedforward=config.channel_hidden,
+            dropout=config.dropout, activation="gelu", batch_first=True, norm_first=True)
 
-    def forward(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """h (n, W, hidden), mask (n, W) → attention (n, W), 0 at padding (all 0 if empty)."""
-        logits = self.weight(torch.tanh(self.value(h)) * torch.sigmoid(self.gate(h))).squeeze(-1)
-        logits = logits.masked_fill(~mask, -torch.inf)
-        attention = torch.softmax(logits, dim=1)
-        return torch.nan_to_num(attention, nan=0.0)
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """x (n, w, dim), mask (n, w) → (n, w, hidden), zero at padding. A bag with no real
+        entry attends to its first (padded) position, so no NaN; its output is zeroed."""
+        h = self.project(x)
+        attend = mask.clone()
+        attend[:, 0] |= ~mask.any(dim=1)
+        h = self.block(h, src_key_padding_mask=~attend)
+        return h * mask.unsqueeze(-1).to(h.dtype)
+
+
+def top_k_mean(logits: torch.Tensor, mask: torch.Tensor, k: int) -> torch.Tensor:
+    """(n, w) instance logits → (n,) mean of each bag's min(k, length) largest real logits
+    (a bag with no real instance: -1e4, probability 0)."""
+    k = min(k, logits.shape[1])
+    top = logits.masked_fill(~mask, -torch.inf).topk(k, dim=1).values
+    real = torch.isfinite(top)
+    count = real.sum(dim=1)
+    total = torch.where(real, top, torch.zeros_like(top)).sum(dim=1)
+    return torch.where(count > 0, total / count.clamp(min=1), torch.full_like(total, -1e4))
 
 
 class MIDLogNet(nn.Module):
-    """Template vectors → instance encoder → PatchMixer → gated attention → bag logit."""
+    """Template vectors → attention-based patch encoder → PatchMixer → instance logits →
+    top-k MIL pooling → bag logit."""
 
     def __init__(self, vectors: torch.Tensor, length: int, config: MIDLogConfig) -> None:
         super().__init__()
         self.register_buffer("vectors", vectors)
-        self.encoder = nn.Sequential(
-            nn.Linear(vectors.shape[1], config.hidden), nn.GELU(), nn.Dropout(config.dropout),
-            nn.Linear(config.hidden, config.hidden),
-        )
+        self.top_k = config.top_k
+        self.encoder = PatchEncoder(vectors.shape[1], config)
         self.mixer = PatchMixer(length, config)
-        self.pool = GatedAttention(config.hidden, config.attention_hidden)
         self.classifier = nn.Linear(config.hidden, 1)
 
-    def forward(
-        self, ids: torch.Tensor, mask: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """ids, mask (n, W) → bag logits (n,), attention (n, W), instance logits (n, W)."""
-        h = self.mixer(self.encoder(self.vectors[ids]), mask)
-        attention = self.pool(h, mask)
-        bag = (attention.unsqueeze(-1) * h).sum(dim=1)
-        return self.classifier(bag).squeeze(-1), attention, self.classifier(h).squeeze(-1)
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """ids, mask (n, W) → bag logits (n,), instance logits (n, W) (-inf at padding)."""
+        h = self.mixer(self.encoder(self.vectors[ids], mask), mask)
+        instance = self.classifier(h).squeeze(-1).masked_fill(~mask, -torch.inf)
+        return top_k_mean(instance, mask, self.top_k), instance
 
 
 @register_model("midlog")
@@ -190,11 +203,16 @@ class MIDLog(TrainedBagModel):
 
     config_class = MIDLogConfig
     quick_overrides = {"epochs": 8, "patience": 3, "hidden": 32, "token_hidden": 64,
-                       "channel_hidden": 64, "attention_hidden": 32}
+                       "channel_hidden": 64}
     trains_on = "all"
     drop_mode = "delete"
     paper_row = "MIDLog"
     config: MIDLogConfig
+
+    def check_config(self) -> None:
+        if self.config.hidden % self.config.attention_heads:
+            raise ValueError(f"{self.name}: hidden {self.config.hidden} is not divisible by "
+                             f"attention_heads {self.config.attention_heads}")
 
     def build_network(self, train: BagSet, val: BagSet) -> MIDLogNet:
         """Token mixing over L = max(max_len, longest training / validation bag)."""
@@ -220,7 +238,7 @@ class MIDLog(TrainedBagModel):
 
     def batch_loss(self, batch: BagBatch) -> torch.Tensor:
         """BCE of the bag logits against the bag labels."""
-        logits, _, _ = self.net_(batch.ids, batch.mask)
+        logits, _ = self.net_(batch.ids, batch.mask)
         return F.binary_cross_entropy_with_logits(logits, batch.labels)
 
     def check_bags(self, bags: BagSet) -> None:
@@ -230,6 +248,6 @@ class MIDLog(TrainedBagModel):
                              "(raise max_len)")
 
     def batch_scores(self, batch: BagBatch) -> tuple[torch.Tensor, torch.Tensor]:
-        """sigmoid(bag logit); instance score = attention x sigmoid(instance logit)."""
-        logits, attention, instance_logits = self.net_(batch.ids, batch.mask)
-        return torch.sigmoid(logits), attention * torch.sigmoid(instance_logits)
+        """sigmoid(bag logit); instance score = sigmoid(instance logit) (0 at padding)."""
+        logits, instance_logits = self.net_(batch.ids, batch.mask)
+        return torch.sigmoid(logits), torch.sigmoid(instance_logits)

@@ -10,6 +10,9 @@ Steps, for a fitted model:
    `sr_unique_key` is SR (δ_sr = 0.1) over the positive bags of ≥ 2 lines whose key is the only
    line of its template (`counts["test_unique_key_bags"]` of them), the bags where removing one
    line can change what the bag contains.
+4. the below-chance guard: `val_auc` = ROC-AUC of the validation probabilities; below 0.5 the
+   model ranks validation bags upside down, so the record gets a note saying so, the run logs a
+   warning, and the report tables mark the cell (its test numbers are not a result).
 Test labels (bag and line) feed metrics only, never τ or any choice the model makes.
 """
 
@@ -31,6 +34,7 @@ from benchmark.metrics import (
     unique_key_bags,
 )
 from benchmark.model_api import BagModel, BagScores
+from benchmark.records import is_below_chance
 from benchmark.threshold import FALLBACK_THRESHOLD, best_f1_threshold
 
 log = logging.getLogger(__name__)
@@ -55,8 +59,8 @@ THRESHOLD_RULES = {
 def evaluate(model: BagModel, splits: dict[str, EvalSplit]) -> dict:
     """Evaluate a fitted model on `splits["val"]` (threshold) and `splits["test"]` (metrics).
 
-    Returns a dict: metrics (auc, ap, precision, recall, f1, threshold, val_f1, loc@3, sr,
-    sr@0.05, sr@0.2, sr_unique_key; NaN = undefined), threshold {value, rule, val_f1,
+    Returns a dict: metrics (auc, ap, precision, recall, f1, threshold, val_f1, val_auc,
+    loc@3, sr, sr@0.05, sr@0.2, sr_unique_key; NaN = undefined), threshold {value, rule, val_f1,
     description}, counts,
     pr_curve (test; None without a positive test bag) and notes (why a metric is undefined or a
     fallback was used), all JSON-able; and `test_scores`, the arrays every test metric is
@@ -82,6 +86,10 @@ def evaluate(model: BagModel, splits: dict[str, EvalSplit]) -> dict:
         notes.append("recall, f1, ap undefined: no positive test bag")
     metrics["threshold"] = tau.value
     metrics["val_f1"] = tau.f1
+    metrics["val_auc"] = roc_auc(val_scores.probabilities, val.bags.labels)
+    if is_below_chance(metrics["val_auc"]):
+        notes.append(below_chance_note(metrics["val_auc"]))
+        log.warning("%s: %s", getattr(model, "name", type(model).__name__), notes[-1])
 
     width = test_scores.instance_scores.shape[1]
     line_labels = test.instance_labels(width=width)
@@ -118,6 +126,12 @@ def evaluate(model: BagModel, splits: dict[str, EvalSplit]) -> dict:
             line_labels=np.asarray(line_labels[real], np.int8),
             positive=positive.astype(np.int64), perturbed=p_pert, threshold=tau.value),
     }
+
+
+def below_chance_note(val_auc: float) -> str:
+    """The record note of a run whose validation AUC is below chance."""
+    return (f"below chance: validation AUC {val_auc:.4f} < 0.5 (the model ranks validation "
+            "bags upside down); its test numbers are not a result")
 
 
 @dataclass(frozen=True, eq=False)

@@ -21,6 +21,8 @@ SCHEMA_VERSION = 2
 """Bumped whenever a field is added, removed or changes meaning."""
 
 REQUIRED_METRICS = ("auc", "precision", "recall", "f1", "threshold", "val_f1")
+CHANCE_AUC = 0.5
+"""A validation AUC below this ranks validation bags upside down: the run is below chance."""
 MAX_SEED = 2**32 - 1
 _HASH = re.compile(r"[0-9a-f]{64}")
 
@@ -70,6 +72,12 @@ class RunRecord:
     def quick(self) -> bool:
         return bool(self.dataset_identity.get("quick", False))
 
+    @property
+    def below_chance(self) -> bool:
+        """Validation AUC (metric `val_auc`) < 0.5; False when absent (older records) or
+        undefined."""
+        return is_below_chance(self.metrics.get("val_auc"))
+
     def to_json(self) -> str:
         """The record file's text: fields + checksum, NaN stored as null."""
         body = plain(dataclasses.asdict(self))
@@ -100,6 +108,11 @@ class RunRecord:
         body["metrics"] = {k: math.nan if v is None else float(v)
                            for k, v in body["metrics"].items()}
         return cls(**body)
+
+
+def is_below_chance(val_auc: float | None) -> bool:
+    """True when a validation AUC is defined and below CHANCE_AUC."""
+    return val_auc is not None and math.isfinite(val_auc) and val_auc < CHANCE_AUC
 
 
 def _check_types(body: dict[str, Any]) -> None:

@@ -3,8 +3,9 @@
 Instance score = w[template]; bag probability = sigmoid(logsumexp_i w[t_i] + b); trained with BCE on
 the `TrainedBagModel` base (shared trainer, early stopping on validation F1). Tests register it as
 `zz_tiny_template` with `register()` and remove it with `unregister()`, so no other test module
-sees it; a joblib worker (which unpickles its config, importing this module) registers it on
-import when REGISTER_ENV is set.
+sees it (`register_inverted()` adds `zz_tiny_inverted`, the same model with its scores turned
+upside down, 1 − p, for the below-chance guard); a joblib worker (which unpickles its config,
+importing this module) registers it on import when REGISTER_ENV is set.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from benchmark.trained_model import TrainedBagModel
 from benchmark.trainer import BagBatch, TrainSettings
 
 NAME = "zz_tiny_template"
+INVERTED_NAME = "zz_tiny_inverted"
 REGISTER_ENV = "LOGMILP_BENCH_REGISTER_TINY_MODEL"
 
 
@@ -69,6 +71,34 @@ class TinyTemplateModel(TrainedBagModel):
 
     def scoring_batch_size(self) -> int:
         return 64
+
+
+class InvertedTinyModel(TinyTemplateModel):
+    """The tiny model trained and early-stopped as usual (on its own scores), then scoring
+    1 − p and −(instance score): a model that ranks bags upside down."""
+
+    invert = True
+
+    def validate(self, train: BagSet, val: BagSet) -> float:
+        self.invert = False
+        try:
+            return super().validate(train, val)
+        finally:
+            self.invert = True
+
+    def batch_scores(self, batch: BagBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        probabilities, scores = super().batch_scores(batch)
+        return (1.0 - probabilities, -scores) if self.invert else (probabilities, scores)
+
+
+def register_inverted() -> None:
+    """Register InvertedTinyModel under INVERTED_NAME unless it already is."""
+    if INVERTED_NAME not in registry._MODELS:
+        registry.register_model(INVERTED_NAME)(InvertedTinyModel)
+
+
+def unregister_inverted() -> None:
+    registry._MODELS.pop(INVERTED_NAME, None)
 
 
 def register() -> None:

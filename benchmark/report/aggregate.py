@@ -51,6 +51,8 @@ class Group:
     """Some seed ran with config fields set from the command line (`--set`)."""
     paper_row: str = ""
     """The paper row the model reproduces (its records' `paper_row`)."""
+    below_chance: tuple[int, ...] = ()
+    """Seeds whose validation AUC is below chance (RunRecord.below_chance)."""
 
     def stat(self, metric: str) -> Stat:
         values = np.array([_as_float(r.metrics.get(metric)) for r in self.records])
@@ -78,6 +80,7 @@ def group_records(records: list[RunRecord]) -> dict[tuple[str, str], Group]:
             mixed_configs=len(settings) > 1,
             overridden=any(r.config_overrides for r in rs),
             paper_row=rs[0].paper_row,
+            below_chance=tuple(r.seed for r in rs if r.below_chance),
         )
     return groups
 

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
 MISSING = "–"
 UNDEFINED = "n/a"
+BELOW_CHANCE = "↓"
 METRIC_NAMES = {"auc": "AUC", "ap": "AUPRC", "precision": "Prec.", "recall": "Rec.", "f1": "F1",
                 loc_key(): f"Loc@{LOC_K}", sr_key(): "SR",
                 **{sr_key(d): f"SR@{d:g}" for d in SR_EXTRA_DELTAS}}
@@ -199,8 +200,10 @@ def _table3(groups: dict, datasets: list[str], unc: Uncertainty | None) -> Table
             delta_mark = "*" if unc is not None and unc.mark(dataset, ablated_model, metric) \
                 else ""
             rows.append([
-                METRIC_NAMES[metric], _fmt_cell(f_stat, unc, dataset, full_model, metric, ""),
-                _fmt_cell(a_stat, unc, dataset, ablated_model, metric, ""),
+                METRIC_NAMES[metric], _fmt_cell(f_stat, unc, dataset, full_model, metric, "")
+                + _below_chance_mark(full),
+                _fmt_cell(a_stat, unc, dataset, ablated_model, metric, "")
+                + _below_chance_mark(ablated),
                 _fmt_signed(ours_delta) + delta_mark,
                 _fmt_paper(paper_ablated),
                 _fmt_signed(p_delta),
@@ -266,9 +269,10 @@ def _rows(table: Table, numeral: str, groups: dict, dataset: str, models: list[s
         row_key = row_of(model, group)
         star = "*" if star_adapted and is_adapted(row_key) else ""
         row = [star + display_name(row_key), _seed_cell(group)]
+        mark = _below_chance_mark(group)
         for metric in metrics:
             stat, paper = _stat(group, metric), paper_value(dataset, row_key, metric)
-            row.append(_fmt_cell(stat, unc, dataset, model, metric))
+            row.append(_fmt_cell(stat, unc, dataset, model, metric) + mark)
             if metric not in OURS_ONLY:
                 row += [_fmt_paper(paper), _fmt_diff(stat.mean if stat else None, paper)]
             table.tidy.append(_tidy(numeral, dataset, model, metric, group, paper, unc))
@@ -321,7 +325,14 @@ def _seed_cell(group: Group | None) -> str:
         cell += " (set)"
     if group.mixed_configs:
         cell += " †"
+    if group.below_chance:
+        cell += f" {BELOW_CHANCE}" + ",".join(map(str, group.below_chance))
     return cell
+
+
+def _below_chance_mark(group: Group | None) -> str:
+    """" ↓" after the numbers of a group with a below-chance seed, else ""."""
+    return f" {BELOW_CHANCE}" if group is not None and group.below_chance else ""
 
 
 def _seed_count(group: Group | None) -> str:
@@ -339,6 +350,10 @@ def _flag_notes(groups) -> list[str]:
     if any(g.mixed_configs for g in groups):
         notes.append("† = the seeds of this cell ran under different configs or data; rerun "
                      "them with one command.")
+    if any(g.below_chance for g in groups):
+        notes.append(f"{BELOW_CHANCE} = below chance: on the seeds listed after {BELOW_CHANCE} in "
+                     "the seeds column the model ranked validation bags upside down (validation "
+                     "AUC < 0.5, see the records' notes); the row's numbers are not a result.")
     return notes
 
 

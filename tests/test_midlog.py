@@ -1,4 +1,5 @@
-"""MIDLog baseline: PatchMixer padding invariance, gated attention, score contract, learning."""
+"""MIDLog baseline: patch encoder and PatchMixer padding invariance, top-k MIL pooling, score
+contract, learning."""
 
 import dataclasses
 
@@ -7,11 +8,11 @@ import pytest
 import torch
 from baseline_checks import bag_auc, check_empty_bag, fit_on_tiny
 
-from baselines.midlog import GatedAttention, MIDLogConfig, PatchMixer
+from baselines.midlog import MIDLogConfig, PatchEncoder, PatchMixer, top_k_mean
 from benchmark.data.bagset import BagSet
 from benchmark.registry import get_model, resolve_config
 
-SMALL = {"hidden": 32, "token_hidden": 64, "channel_hidden": 64, "attention_hidden": 32,
+SMALL = {"hidden": 32, "token_hidden": 64, "channel_hidden": 64, "attention_heads": 4,
          "epochs": 25, "patience": 25, "batch_size": 16, "dropout": 0.0}
 
 
@@ -46,14 +47,30 @@ def test_patchmixer_refuses_bags_longer_than_its_length():
         mixer(torch.zeros(1, 5, 6), torch.ones(1, 5, dtype=torch.bool))
 
 
-def test_gated_attention_is_a_distribution_over_real_instances():
+def test_patch_encoder_attends_over_real_entries_only():
     torch.manual_seed(0)
-    pool = GatedAttention(6, 4)
-    mask = torch.tensor([[True, True, False], [False, False, False]])
-    attention = pool(torch.randn(2, 3, 6), mask)
-    torch.testing.assert_close(attention[0].sum(), torch.tensor(1.0))
-    assert attention[0, 2] == 0
-    assert torch.all(attention[1] == 0)  # empty bag: no NaN
+    encoder = PatchEncoder(5, MIDLogConfig(hidden=8, attention_heads=2, channel_hidden=16)).eval()
+    x = torch.randn(3, 4, 5)
+    mask = torch.tensor([[True] * 4, [True, True, False, False], [False] * 4])
+    out = encoder(x, mask)
+    assert out.shape == (3, 4, 8) and torch.isfinite(out).all()
+    assert torch.all(out[~mask] == 0)  # padding and the empty bag: zero, no NaN
+    noisy = x.clone()
+    noisy[1, 2:] = 100.0 * torch.randn(2, 5)
+    torch.testing.assert_close(encoder(noisy, mask), out)
+    moved = x.clone()
+    moved[1, 0] = torch.randn(5)  # self-attention: an entry sees the others
+    assert not torch.allclose(encoder(moved, mask)[1, 1], out[1, 1])
+
+
+def test_top_k_mean_averages_the_k_largest_real_logits():
+    logits = torch.tensor([[1.0, 5.0, 3.0, 9.0], [2.0, 7.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
+    mask = torch.tensor([[True, True, True, False], [True, True, False, False],
+                         [False] * 4])
+    out = top_k_mean(logits, mask, 2)
+    torch.testing.assert_close(out[:2], torch.tensor([4.0, 4.5]))  # 9.0 is padding
+    assert out[2] == -1e4  # no real instance: probability 0
+    torch.testing.assert_close(top_k_mean(logits, mask, 3)[1], torch.tensor(4.5))  # k > length
 
 
 def test_token_mixing_length_covers_longest_bag(tiny_dataset, cpu_context):

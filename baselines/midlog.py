@@ -147,24 +147,39 @@ class PatchMixer(nn.Module):
 
 class PatchEncoder(nn.Module):
     """Attention-based patch encoder: each log entry (a "patch" of the bag) is projected to
-    `hidden`, then one pre-LN Transformer encoder block (masked multi-head self-attention over
-    the bag's entries + feed-forward, both residual) lets each entry see its neighbours."""
+    `hidden`, then one pre-LN Transformer encoder block: masked multi-head self-attention over
+    the bag's entries and a GELU feed-forward, both residual. It also returns the attention each
+    entry receives (the instance scores)."""
 
     def __init__(self, dim: int, config: MIDLogConfig) -> None:
         super().__init__()
         self.project = nn.Linear(dim, config.hidden)
-        self.block = nn.TransformerEncoderLayer(
-            config.hidden, config.attention_heads, dim_feedforward=config.channel_hidden,
-            dropout=config.dropout, activation="gelu", batch_first=True, norm_first=True)
+        self.attention_norm = nn.LayerNorm(config.hidden)
+        self.attention = nn.MultiheadAttention(config.hidden, config.attention_heads,
+                                               dropout=config.dropout, batch_first=True)
+        self.feed_forward_norm = nn.LayerNorm(config.hidden)
+        self.feed_forward = nn.Sequential(
+            nn.Linear(config.hidden, config.channel_hidden), nn.GELU(), nn.Dropout(config.dropout),
+            nn.Linear(config.channel_hidden, config.hidden),
+        )
+        self.dropout = nn.Dropout(config.dropout)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """x (n, w, dim), mask (n, w) → (n, w, hidden), zero at padding. A bag with no real
-        entry attends to its first (padded) position, so no NaN; its output is zeroed."""
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (n, w, dim), mask (n, w) → entries (n, w, hidden), zero at padding, and received
+        attention (n, w): the mean over the bag's real entries (and over heads) of the
+        attention they pay to each entry, 0 at padding. A bag with no real entry attends to its
+        first (padded) position, so no NaN; both outputs are zero there."""
+        keep = mask.unsqueeze(-1).to(x.dtype)
         h = self.project(x)
         attend = mask.clone()
         attend[:, 0] |= ~mask.any(dim=1)
-        h = self.block(h, src_key_padding_mask=~attend)
-        return h * mask.unsqueeze(-1).to(h.dtype)
+        y = self.attention_norm(h)
+        mixed, weights = self.attention(y, y, y, key_padding_mask=~attend, need_weights=True,
+                                        average_attn_weights=True)
+        h = h + self.dropout(mixed)
+        h = h + self.dropout(self.feed_forward(self.feed_forward_norm(h)))
+        received = (weights * keep).sum(dim=1) / keep.sum(dim=1).clamp(min=1)
+        return h * keep, received * mask
 
 
 def top_k_mean(logits: torch.Tensor, mask: torch.Tensor, k: int) -> torch.Tensor:
@@ -180,7 +195,7 @@ def top_k_mean(logits: torch.Tensor, mask: torch.Tensor, k: int) -> torch.Tensor
 
 class MIDLogNet(nn.Module):
     """Template vectors → attention-based patch encoder → PatchMixer → instance logits →
-    top-k MIL pooling → bag logit."""
+    top-k MIL pooling → bag logit; instance scores from the encoder's attention."""
 
     def __init__(self, vectors: torch.Tensor, length: int, config: MIDLogConfig) -> None:
         super().__init__()
@@ -191,10 +206,11 @@ class MIDLogNet(nn.Module):
         self.classifier = nn.Linear(config.hidden, 1)
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """ids, mask (n, W) → bag logits (n,), instance logits (n, W) (-inf at padding)."""
-        h = self.mixer(self.encoder(self.vectors[ids], mask), mask)
+        """ids, mask (n, W) → bag logits (n,), received attention (n, W) (0 at padding)."""
+        h, received = self.encoder(self.vectors[ids], mask)
+        h = self.mixer(h, mask)
         instance = self.classifier(h).squeeze(-1).masked_fill(~mask, -torch.inf)
-        return top_k_mean(instance, mask, self.top_k), instance
+        return top_k_mean(instance, mask, self.top_k), received
 
 
 @register_model("midlog")
@@ -248,6 +264,7 @@ class MIDLog(TrainedBagModel):
                              "(raise max_len)")
 
     def batch_scores(self, batch: BagBatch) -> tuple[torch.Tensor, torch.Tensor]:
-        """sigmoid(bag logit); instance score = sigmoid(instance logit) (0 at padding)."""
-        logits, instance_logits = self.net_(batch.ids, batch.mask)
-        return torch.sigmoid(logits), torch.sigmoid(instance_logits)
+        """p = sigmoid(bag logit); instance score = received attention x p."""
+        logits, received = self.net_(batch.ids, batch.mask)
+        p = torch.sigmoid(logits)
+        return p, received * p.unsqueeze(-1)

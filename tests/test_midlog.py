@@ -52,15 +52,17 @@ def test_patch_encoder_attends_over_real_entries_only():
     encoder = PatchEncoder(5, MIDLogConfig(hidden=8, attention_heads=2, channel_hidden=16)).eval()
     x = torch.randn(3, 4, 5)
     mask = torch.tensor([[True] * 4, [True, True, False, False], [False] * 4])
-    out = encoder(x, mask)
+    out, received = encoder(x, mask)
     assert out.shape == (3, 4, 8) and torch.isfinite(out).all()
     assert torch.all(out[~mask] == 0)  # padding and the empty bag: zero, no NaN
+    assert torch.all(received[~mask] == 0)
+    torch.testing.assert_close(received.sum(dim=1), torch.tensor([1.0, 1.0, 0.0]))
     noisy = x.clone()
     noisy[1, 2:] = 100.0 * torch.randn(2, 5)
-    torch.testing.assert_close(encoder(noisy, mask), out)
+    torch.testing.assert_close(encoder(noisy, mask), (out, received))
     moved = x.clone()
     moved[1, 0] = torch.randn(5)  # self-attention: an entry sees the others
-    assert not torch.allclose(encoder(moved, mask)[1, 1], out[1, 1])
+    assert not torch.allclose(encoder(moved, mask)[0][1, 1], out[1, 1])
 
 
 def test_top_k_mean_averages_the_k_largest_real_logits():

@@ -51,7 +51,7 @@ def test_inverted_model_is_flagged_in_record_log_and_tables(tmp_path, caplog):
     table = (tmp_path / "tables" / "table1.md").read_text()
     rows = {line.split("|")[1].strip(): line for line in table.splitlines()
             if line.startswith("| zz_tiny")}
-    assert "↓0" in rows[INVERTED].split("|")[2] and rows[INVERTED].count(" ↓") >= 3
-    assert "↓" not in rows[PLAIN]
-    assert "↓ = below chance" in table
-    assert "↓" in (tmp_path / "tables" / "table1.tex").read_text()
+    assert "✗0" in rows[INVERTED].split("|")[2] and rows[INVERTED].count(" ✗") >= 3
+    assert "✗" not in rows[PLAIN]
+    assert "✗ = below chance" in table
+    assert "\\times" in (tmp_path / "tables" / "table1.tex").read_text()

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
 MISSING = "–"
 UNDEFINED = "n/a"
-BELOW_CHANCE = "↓"
+BELOW_CHANCE = "✗"
 METRIC_NAMES = {"auc": "AUC", "ap": "AUPRC", "precision": "Prec.", "recall": "Rec.", "f1": "F1",
                 loc_key(): f"Loc@{LOC_K}", sr_key(): "SR",
                 **{sr_key(d): f"SR@{d:g}" for d in SR_EXTRA_DELTAS}}
@@ -331,7 +331,7 @@ def _seed_cell(group: Group | None) -> str:
 
 
 def _below_chance_mark(group: Group | None) -> str:
-    """" ↓" after the numbers of a group with a below-chance seed, else ""."""
+    """" ✗" after the numbers of a group with a below-chance seed, else ""."""
     return f" {BELOW_CHANCE}" if group is not None and group.below_chance else ""
 
 
@@ -416,7 +416,7 @@ _TEX = {"\\": "\\textbackslash{}", "&": "\\&", "%": "\\%", "_": "\\_", "#": "\\#
         "{": "\\{", "}": "\\}", "~": "\\textasciitilde{}", "^": "\\textasciicircum{}",
         "±": "$\\pm$", "Δ": "$\\Delta$", "–": "--", "−": "$-$", "†": "\\dag{}", "τ": "$\\tau$",
         "δ": "$\\delta$", "λ": "$\\lambda$", "≥": "$\\geq$",
-        "↑": "$\\uparrow$", "↓": "$\\downarrow$", "α": "$\\alpha$"}
+        "↑": "$\\uparrow$", "↓": "$\\downarrow$", "α": "$\\alpha$", "✗": "$\\times$"}
 
 
 def _tex(text: str) -> str:

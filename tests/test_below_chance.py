@@ -54,4 +54,4 @@ def test_inverted_model_is_flagged_in_record_log_and_tables(tmp_path, caplog):
     assert "✗0" in rows[INVERTED].split("|")[2] and rows[INVERTED].count(" ✗") >= 3
     assert "✗" not in rows[PLAIN]
     assert "✗ = below chance" in table
-    assert "\\times" in (tmp_path / "tables" / "table1.tex").read_text()
+    assert "$\\times$0" in (tmp_path / "tables" / "table1.tex").read_text()  # seeds cell

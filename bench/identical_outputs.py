@@ -47,7 +47,8 @@ def model_outputs(
 ) -> dict[str, np.ndarray]:
     """Every number one quick fit of `name` (with `overrides`) produces, as named arrays."""
     seed_everything(SEED)
-    context = ModelContext(templates=data.templates, seed=SEED, device=torch.device("cpu"))
+    context = ModelContext(templates=data.templates, seed=SEED, device=torch.device("cpu"),
+                           diagnostic_line_labels=data.splits["train"].line_labels)
     model = get_model(name, resolve_config(name, quick=True, overrides=overrides), context)
     model.fit(data.splits["train"].bags, data.splits["val"].bags)
     out: dict[str, np.ndarray] = {}

@@ -58,6 +58,22 @@ def ratio(default: float) -> Any:
     return bounded(default, min_exclusive=0, max=1)
 
 
+OMIT_DEFAULT = "omit_when_default"
+"""Field metadata key: the field is left out of records and config hashes while it holds its
+default (`benchmark.records.plain`), so an option added later keeps every earlier hash."""
+
+
+def option(default: Any) -> Any:
+    """A study option added after records existed: left out of records and config hashes while
+    it equals `default` (so adding it changes no earlier run's identity)."""
+    return dataclasses.field(default=default, metadata={OMIT_DEFAULT: True})
+
+
+def option_at_least(default: int | float, low: int | float) -> Any:
+    """`option` with a lower bound (a number ≥ low)."""
+    return dataclasses.field(default=default, metadata={OMIT_DEFAULT: True, "min": low})
+
+
 def build_config(config_class: type, changes: dict[str, Any], owner: str) -> Any:
     """`config_class(**defaults | changes)` with every field coerced and range-checked.
 

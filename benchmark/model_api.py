@@ -32,12 +32,16 @@ class ModelContext:
     (benchmark.capabilities), which never touches torch.
 
     checkpoint_path: where the trainer keeps this run's end-of-epoch checkpoint (None = none).
+    diagnostic_line_labels: ground-truth label of every line of the training bags' line array,
+    for the per-epoch diagnostics of models that record them (training-set Loc@3 and key hit
+    rate); never used for a decision (None = those diagnostics are left out).
     """
 
     templates: TemplateTable
     seed: int
     device: torch.device | str
     checkpoint_path: Path | None = None
+    diagnostic_line_labels: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

@@ -186,6 +186,24 @@ def _instance_metrics(
     return metrics, np.asarray(p_pert, np.float64)
 
 
+def positive_bag_metrics(model: BagModel, split: EvalSplit, bags: np.ndarray) -> dict[str, float]:
+    """Loc@3, key hit rate (the key is an anomalous line), SR (δ_sr = 0.1) and SR on unique-key
+    bags over the bags `bags` (indices into `split.bags`, meant to be positive), scored as in the
+    test protocol; `unique_key_bags` counts the latter. NaN where undefined (no bag)."""
+    sub = EvalSplit(split.bags.subset(bags), split.line_labels)
+    scores = _checked_scores(model, sub.bags)
+    width = scores.instance_scores.shape[1]
+    line_labels = sub.instance_labels(width=width)
+    real = np.arange(width)[None, :] < sub.bags.lengths[:, None]
+    every = np.arange(len(sub.bags))
+    metrics, _ = _instance_metrics(model, sub.bags, scores, line_labels, real, every)
+    key = np.where(real, scores.instance_scores, -np.inf).argmax(axis=1)
+    hits = line_labels[every, key] > 0 if len(every) else np.zeros(0, bool)
+    return {loc_key(): metrics[loc_key()], "key_hit": float(hits.mean()) if len(every) else
+            float("nan"), "sr": metrics[sr_key()], "sr_unique_key": metrics["sr_unique_key"],
+            "unique_key_bags": float(metrics["sr_unique_key_bags"])}
+
+
 def loc_key(k: int = LOC_K) -> str:
     """The metric key of Loc@k in records (`loc@3`)."""
     return f"loc@{k}"

@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from benchmark.configs import OMIT_DEFAULT
+
 SCHEMA_VERSION = 2
 """Bumped whenever a field is added, removed or changes meaning."""
 
@@ -156,9 +158,11 @@ def checksum_of(body: dict[str, Any]) -> str:
 
 def plain(obj: Any) -> Any:
     """JSON-able copy (records, config hashes): dataclasses → dicts, tuples → lists,
-    paths → str, NaN/inf → None."""
+    paths → str, NaN/inf → None; a field marked `configs.option` is left out while it holds
+    its default."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return plain(dataclasses.asdict(obj))
+        return {f.name: plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)
+                if not _omitted(f, getattr(obj, f.name))}
     if isinstance(obj, dict):
         return {str(k): plain(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
@@ -172,3 +176,12 @@ def plain(obj: Any) -> Any:
     if hasattr(obj, "__fspath__"):
         return str(obj)
     raise TypeError(f"cannot store {type(obj).__name__} in a run record")
+
+
+def _omitted(f: dataclasses.Field, value: Any) -> bool:
+    """True for a field marked `configs.option` (OMIT_DEFAULT) that holds its default."""
+    if not f.metadata.get(OMIT_DEFAULT):
+        return False
+    if f.default_factory is not dataclasses.MISSING:
+        return value == f.default_factory()
+    return value == f.default

@@ -121,7 +121,8 @@ def _fit_evaluate_record(spec: RunSpec, dataset: PreparedDataset, context: RunCo
     from benchmark.registry import get_model
 
     model_context = ModelContext(templates=dataset.templates, seed=spec.seed, device=device,
-                                 checkpoint_path=ckpt)
+                                 checkpoint_path=ckpt,
+                                 diagnostic_line_labels=dataset.splits["train"].line_labels)
     model = get_model(spec.model, spec.config, model_context)
     splits = dataset.splits
     ledger = CostLedger(str(device))

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark.data.bagset import NO_DROP, BagSet, reinsert_dropped
+from benchmark.data.bagset import NO_DROP, BagSet, EvalSplit, reinsert_dropped
 from benchmark.length_batching import iter_length_batches
 from benchmark.model_api import (
     BagModel,
@@ -63,6 +63,9 @@ class TrainedBagModel(BagModel):
     trains_on: ClassVar[Literal["all", "normal"]]
     drop_mode: ClassVar[Literal["zero", "delete"]]
     paper_row: ClassVar[str | None] = None
+    diagnostic_bags: ClassVar[int] = 0
+    """Training bags with an anomalous line, evenly spaced, on which `epoch_diagnostics`
+    measures Loc@3 / key hit / SR after every epoch (0 = no per-epoch diagnostics)."""
     length_ordered_scoring: ClassVar[bool] = False
     """Score bags in length order (each batch cut near its bags' own lengths; outputs in BagSet
     order): set it for networks whose per-bag outputs do not depend on the batch's padding."""
@@ -103,8 +106,51 @@ class TrainedBagModel(BagModel):
 
     def validate(self, train: BagSet, val: BagSet) -> float:
         """Epoch score for early stopping, higher is better: validation F1 at the best
-        threshold. Called after every epoch, net in eval mode, no grad."""
+        threshold (config `val_score` "f1"), or minus the mean loss on the validation bags
+        ("loss"). Called after every epoch, net in eval mode, no grad."""
+        if getattr(self.config, "val_score", "f1") == "loss":
+            return -self.mean_loss(val)
         return best_f1_threshold(self.bag_probabilities(val), val.labels).f1
+
+    def mean_loss(self, bags: BagSet) -> float:
+        """Bag-weighted mean of `batch_loss` over `bags` in consecutive batches, net in eval
+        mode (no dropout), no grad; global RNG states restored afterwards."""
+        from benchmark.trainer import isolated_diagnostics
+
+        def total() -> dict[str, float]:
+            self.net_.eval()
+            weighted = 0.0
+            for index in iter_batches(bags, self.scoring_batch_size()):
+                batch = make_batch(bags, index, self.context.device)
+                weighted += float(self.batch_loss(batch)) * len(index)
+            return {"loss": weighted / max(len(bags), 1)}
+
+        return isolated_diagnostics(total)["loss"]
+
+    def epoch_loss_terms(self) -> dict[str, float]:
+        """The epoch's mean of each term of the training loss (a model with several terms
+        accumulates them in `batch_loss` and resets here). Default: none."""
+        return {}
+
+    def epoch_diagnostics(self, train: BagSet) -> dict[str, float]:
+        """After an epoch (eval mode, no grad, RNG isolated by the trainer): `epoch_loss_terms`
+        plus, with `context.diagnostic_line_labels`, `train_loc@3`, `train_key_hit`,
+        `train_sr`, `train_sr_unique_key` on a fixed sample of `diagnostic_bags` training bags
+        holding an anomalous line (labels used for this record only, never a decision)."""
+        from benchmark.protocol import positive_bag_metrics
+
+        out = {f"loss_{name}": value for name, value in self.epoch_loss_terms().items()}
+        labels = self.context.diagnostic_line_labels
+        if labels is None:
+            return out
+        split = EvalSplit(train, labels)
+        positive = np.flatnonzero(split.instance_labels().any(axis=1))
+        if len(positive) > self.diagnostic_bags:
+            positive = positive[np.linspace(0, len(positive) - 1, self.diagnostic_bags)
+                                .round().astype(np.int64)]
+        metrics = positive_bag_metrics(self, split, positive)
+        out.update({f"train_{name}": value for name, value in metrics.items()})
+        return out
 
     def training_state(self) -> dict[str, Stateful]:
         """Model-owned state outside `net_` that changes across epochs (e.g. a mask RNG),
@@ -156,6 +202,7 @@ class TrainedBagModel(BagModel):
             self.net_, train, self.batch_loss, lambda: self.validate(train, val), self.config,
             self.context, self.name, sampler="weighted" if self.trains_on == "all" else "shuffle",
             extra_state=self.training_state(),
+            diagnose=(lambda: self.epoch_diagnostics(train)) if self.diagnostic_bags else None,
         )
         return self
 

@@ -28,7 +28,7 @@ from torch.utils.data import WeightedRandomSampler
 from tqdm.auto import tqdm
 
 from benchmark import checkpoint
-from benchmark.configs import non_negative, positive
+from benchmark.configs import OMIT_DEFAULT, non_negative, option, option_at_least, positive
 from benchmark.data.bagset import BagSet
 from benchmark.model_api import ModelContext
 
@@ -53,6 +53,11 @@ class TrainSettings:
 
     epochs: maximum passes; patience: epochs without validation improvement before stopping;
     steps_per_epoch: batches per epoch (None = ceil(len(train) / batch_size)).
+    Model-selection options (issue 26; defaults = the harness rule, left out of records and
+    hashes while default): early_stopping False trains all `epochs` and keeps the last epoch's
+    weights (Algorithm 1's fixed budget); min_epochs: epochs before it are neither kept nor
+    counted towards patience; val_score "f1" (validation F1 at the best threshold) or "loss"
+    (minus the model's mean loss on the validation bags, eval mode).
     """
 
     epochs: int = positive(30)
@@ -62,6 +67,9 @@ class TrainSettings:
     patience: int = positive(5)
     grad_clip: float = positive(1.0)
     steps_per_epoch: int | None = positive(None)
+    early_stopping: bool = option(True)
+    min_epochs: int = option_at_least(0, 0)
+    val_score: Literal["f1", "loss"] = option("f1")
 
 
 @dataclass(frozen=True)
@@ -114,6 +122,10 @@ class TrainHistory:
     resumed_after: int = 0
     steps: int = 0
     """Optimiser steps taken over all epochs (benchmark.cost's `train_steps`)."""
+    diagnostics: list[dict[str, float]] = field(default_factory=list,
+                                                metadata={OMIT_DEFAULT: True})
+    """Per epoch, what the model's `diagnose` callback measured (left out of records when
+    empty, i.e. for models without diagnostics)."""
 
 
 def train_network(
@@ -126,12 +138,16 @@ def train_network(
     model_name: str,
     sampler: Literal["weighted", "shuffle"] = "weighted",
     extra_state: Mapping[str, Stateful] | None = None,
+    diagnose: Callable[[], dict[str, float]] | None = None,
 ) -> TrainHistory:
-    """Train `net` in place with AdamW; keep the weights of the best validation epoch.
+    """Train `net` in place with AdamW; keep the weights of the best validation epoch (the
+    last epoch when `settings.early_stopping` is False).
 
     loss_fn(batch) -> scalar loss (net must be in train mode when called);
     validate() -> score, higher is better (called with net in eval mode after each epoch);
-    extra_state: model-owned state that changes across epochs, checkpointed by name.
+    extra_state: model-owned state that changes across epochs, checkpointed by name;
+    diagnose() -> named numbers recorded per epoch in `history.diagnostics` (net in eval mode,
+    no grad, every global RNG state restored afterwards: it never changes a training number).
     """
     if len(train) == 0:
         raise ValueError(f"{model_name}: no training bags")
@@ -204,10 +220,17 @@ def train_network(
         with torch.no_grad():
             score = float(validate())
         history.val_scores.append(score)
+        if diagnose is not None:
+            history.diagnostics.append(isolated_diagnostics(diagnose))
         epochs.set_postfix(loss=f"{history.losses[-1]:.4f}", val=f"{score:.4f}")
         log.debug("%s seed %d epoch %d: loss %.4f val %.4f", model_name, context.seed, epoch,
                   history.losses[-1], score)
-        if score > best_score:
+        if not settings.early_stopping:
+            best_score, best_state = score, None
+            history.best_epoch = epoch
+        elif epoch < settings.min_epochs:
+            pass  # not a candidate, and patience has not started
+        elif score > best_score:
             best_score, best_state, waited = score, copy.deepcopy(net.state_dict()), 0
             history.best_epoch = epoch
         else:
@@ -230,6 +253,17 @@ def train_network(
     log.info("%s seed %d: best epoch %d of %d (val %.4f)", model_name, context.seed,
              history.best_epoch, len(history.losses), best_score)
     return history
+
+
+def isolated_diagnostics(diagnose: Callable[[], dict[str, float]]) -> dict[str, float]:
+    """diagnose() in eval mode under no_grad, with the torch, numpy and `random` RNG states
+    saved before and restored after, so that training continues exactly as without it."""
+    state = checkpoint.global_rng_state()
+    try:
+        with torch.no_grad():
+            return {name: float(value) for name, value in diagnose().items()}
+    finally:
+        checkpoint.set_global_rng_state(state)
 
 
 class Optimiser:

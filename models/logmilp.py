@@ -46,19 +46,29 @@ Decisions beyond the paper:
   weight decay 0.01 (AdamW default), gradient-norm clip 1.0 (shared trainer settings).
 - Learned weights are created in `fit` after `torch.manual_seed(context.seed)`, so the same seed
   on the same device gives the same scores.
+- Every record carries per-epoch diagnostics (`history.diagnostics`, issue 26): the epoch mean
+  of each term of Eq. (4) and of E_bag, and Loc@3 / key hit / SR on a fixed sample of
+  training bags with an anomalous line (their line labels serve this record only).
+
+Study options (issue 26, `docs/logmilp_study.md`; the defaults are the behaviour above and are
+left out of records and config hashes): `removal` "zero" (today) / "delete" (mask the instance
+out; a bag left empty scores P = 0) / "mean" (its input vector replaced by the mean input
+vector of the bag's other instances; a one-line bag falls back to zero), used both by the
+perturbation of L_con and by `score(drop=)`; `key_head` "min_entropy" (paper) / "mean" (the
+head-averaged attention picks the key and gives the instance scores).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from benchmark.configs import at_least, fraction, non_negative, positive
+from benchmark.configs import at_least, fraction, non_negative, option, positive
 from benchmark.data.bagset import BagSet, TemplateTable
 from benchmark.layers import append_buffer_rows
 from benchmark.length_batching import run_length_chunked
@@ -71,6 +81,7 @@ from models.logmilp_losses import (
     consistency_loss,
     focal_loss,
     key_instances,
+    mean_head_key_instances,
     prototype_loss,
 )
 
@@ -88,7 +99,8 @@ class LogMILPConfig(TrainSettings):
     lambda_proto/attn/con = λ_p, λ_a, λ_c; margin_proto Δ_p; margin_entropy Δ_e;
     entropy_weight w_ent; margin_con Δ_c; focal_gamma γ; eps ε of the entropy logs;
     assignment_temperature divides s_ij before the prototype-assignment softmax of E_bag;
-    eval_batch_size: bags per forward pass when scoring.
+    eval_batch_size: bags per forward pass when scoring; removal, key_head: study options
+    (module docstring).
     """
 
     hidden_dim: int = positive(128)
@@ -110,6 +122,8 @@ class LogMILPConfig(TrainSettings):
     eps: float = positive(1e-8)
     assignment_temperature: float = positive(1.0)
     eval_batch_size: int = positive(256)
+    removal: Literal["zero", "delete", "mean"] = option("zero")
+    key_head: Literal["min_entropy", "mean"] = option("min_entropy")
 
 
 @dataclass(frozen=True)
@@ -216,13 +230,15 @@ class LogMILPNet(nn.Module):
 
 
 class LossTerms(NamedTuple):
-    """The terms of Eq. (4) for one mini-batch (scalars); consistency is 0 when λ_c = 0."""
+    """The terms of Eq. (4) for one mini-batch (scalars); consistency is 0 when λ_c = 0;
+    assignment_entropy: the batch mean of E_bag (a diagnostic, not a loss term)."""
 
     total: torch.Tensor
     classification: torch.Tensor
     prototype: torch.Tensor
     attention: torch.Tensor
     consistency: torch.Tensor
+    assignment_entropy: torch.Tensor | None = None
 
 
 def logmilp_objective(
@@ -243,12 +259,58 @@ def logmilp_objective(
     con = torch.zeros((), device=x.device)
     positive = labels > 0.5
     if config.lambda_con != 0 and bool(positive.any()):
-        _, key = key_instances(out.attention[positive], config.eps)
-        p_pert = net(zero_instances(x[positive], key), mask[positive]).probability
+        key = select_keys(out.attention[positive], config)
+        p_pert = removed_probability(net, x[positive], mask[positive], key, config.removal)
         con = consistency_loss(out.probability[positive], p_pert, labels[positive],
                                config.margin_con)
         total = total + config.lambda_con * con
-    return LossTerms(total, cls, proto, attn, con)
+    return LossTerms(total, cls, proto, attn, con, out.assignment_entropy.detach().mean())
+
+
+def select_keys(attention: torch.Tensor, config: LogMILPConfig) -> torch.Tensor:
+    """(B,) key instance per bag of attention (B, K, W): Algorithm 1 (minimum-entropy head) or
+    the head-averaged attention (`key_head="mean"`); detached."""
+    if config.key_head == "mean":
+        return mean_head_key_instances(attention)
+    return key_instances(attention, config.eps)[1]
+
+
+def removed_probability(net: LogMILPNet, x: torch.Tensor, mask: torch.Tensor,
+                        index: torch.Tensor, removal: str) -> torch.Tensor:
+    """(B,) P(anomalous) of the bags x (B, W, d), mask (B, W) with instance index[b] removed by
+    the rule `removal` (index < 0: nothing removed); a bag that "delete" leaves empty gets 0."""
+    x, mask, emptied = remove_instances(x, mask, index, removal)
+    return _emptied_to_zero(net(x, mask).probability, emptied)
+
+
+def _emptied_to_zero(probability: torch.Tensor, emptied: torch.Tensor | None) -> torch.Tensor:
+    """P = 0 for the bags a deletion left empty (None: no such bag)."""
+    return probability if emptied is None else probability.masked_fill(emptied, 0.0)
+
+
+def remove_instances(x: torch.Tensor, mask: torch.Tensor, index: torch.Tensor, removal: str
+                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """(x', mask', emptied) with instance index[b] of each bag removed (index < 0: none).
+
+    "zero": x'[b, i] = 0, mask kept; "mean": x'[b, i] = mean input vector of the bag's other
+    real instances (0 for a one-line bag), mask kept; "delete": mask'[b, i] = False, except in
+    a bag it would leave empty, which keeps a zeroed instance and is flagged in `emptied` (B,)
+    bool (its probability is 0 by contract). emptied is None for "zero" and "mean".
+    """
+    if removal == "zero":
+        return zero_instances(x, index), mask, None
+    rows = torch.nonzero(index >= 0).squeeze(1)
+    hit = torch.zeros(mask.shape, dtype=torch.bool, device=mask.device)
+    hit[rows, index[rows]] = True
+    if removal == "mean":
+        others = (mask & ~hit).to(x.dtype)
+        mean = (x * others[..., None]).sum(dim=1) / others.sum(dim=1).clamp_min(1)[:, None]
+        return torch.where(hit[..., None], mean[:, None, :], x), mask, None
+    if removal == "delete":
+        emptied = (mask & ~hit).sum(dim=1) == 0
+        new_mask = mask & ~(hit & ~emptied[:, None])
+        return zero_instances(x, torch.where(emptied, index, -1)), new_mask, emptied
+    raise ValueError(f"unknown removal rule {removal!r}; use 'zero', 'delete' or 'mean'")
 
 
 def zero_instances(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -266,9 +328,12 @@ class LogMILP(TrainedBagModel):
     config_class = LogMILPConfig
     quick_overrides: dict[str, Any] = {"epochs": 8, "patience": 3}
     trains_on = "all"
-    drop_mode = "zero"
+    drop_mode = "zero"  # the model removes `batch.zeroed` itself, by `config.removal`
     paper_row = "LogMILP"
+    diagnostic_bags = 256
     config: LogMILPConfig
+    _term_sums: dict[str, float] | None = None
+    _term_steps: int = 0
 
     def build_network(self, train: BagSet, val: BagSet) -> LogMILPNet:
         return LogMILPNet(self.context.templates, self.config)
@@ -279,29 +344,50 @@ class LogMILP(TrainedBagModel):
         append_buffer_rows(self.net_, "template_vectors", vectors.new_zeros(1, vectors.shape[1]))
 
     def batch_loss(self, batch: BagBatch) -> torch.Tensor:
-        """The total loss of Eq. (4)."""
+        """The total loss of Eq. (4); in training, each term is added to the epoch's sums
+        (`epoch_loss_terms`)."""
         x = self.net_.embed(batch.ids)
-        return logmilp_objective(self.net_, x, batch.mask, batch.labels, self.config).total
+        terms = logmilp_objective(self.net_, x, batch.mask, batch.labels, self.config)
+        if self.net_.training:
+            sums = self._term_sums if self._term_sums is not None else {}
+            for name in ("total", "classification", "prototype", "attention", "consistency",
+                         "assignment_entropy"):
+                sums[name] = sums.get(name, 0.0) + float(getattr(terms, name).detach())
+            self._term_sums, self._term_steps = sums, self._term_steps + 1
+        return terms.total
+
+    def epoch_loss_terms(self) -> dict[str, float]:
+        """Mean per training step of each term of Eq. (4) (unweighted) and of E_bag since
+        the last call; resets the sums."""
+        sums, steps = self._term_sums or {}, max(self._term_steps, 1)
+        self._term_sums, self._term_steps = None, 0
+        return {name: value / steps for name, value in sums.items()}
 
     def batch_probabilities(self, batch: BagBatch) -> torch.Tensor:
-        return self._forward(batch).probability
+        out, emptied = self._forward(batch)
+        return _emptied_to_zero(out.probability, emptied)
 
     def batch_scores(self, batch: BagBatch) -> tuple[torch.Tensor, torch.Tensor]:
-        """Bag probability and the attention of the minimum-entropy head."""
-        out = self._forward(batch)
+        """Bag probability and the attention of the minimum-entropy head (or the head mean,
+        `key_head="mean"`)."""
+        out, emptied = self._forward(batch)
+        probability = _emptied_to_zero(out.probability, emptied)
+        if self.config.key_head == "mean":
+            return probability, out.attention.mean(dim=1)
         head = attention_entropy(out.attention, self.config.eps).argmin(dim=1)
         rows = torch.arange(len(head), device=head.device)
-        return out.probability, out.attention[rows, head]
+        return probability, out.attention[rows, head]
 
     def scoring_batch_size(self) -> int:
         return self.config.eval_batch_size
 
-    def _forward(self, batch: BagBatch) -> LogMILPOutput:
-        """Eval pass; `batch.zeroed` (drop=) zeroes that instance's input vector, mask kept."""
-        x = self.net_.embed(batch.ids)
+    def _forward(self, batch: BagBatch) -> tuple[LogMILPOutput, torch.Tensor | None]:
+        """Eval pass; `batch.zeroed` (drop=) removes that instance by `config.removal`.
+        Also returns the bags that removal left empty (None when none can be)."""
+        x, mask, emptied = self.net_.embed(batch.ids), batch.mask, None
         if batch.zeroed is not None:
-            x = zero_instances(x, batch.zeroed)
-        return self.net_(x, batch.mask)
+            x, mask, emptied = remove_instances(x, mask, batch.zeroed, self.config.removal)
+        return self.net_(x, mask), emptied
 
 
 @register_model("logmilp_nocon")

@@ -69,6 +69,12 @@ def key_instances(attention: torch.Tensor, eps: float) -> tuple[torch.Tensor, to
     return head, instance
 
 
+def mean_head_key_instances(attention: torch.Tensor) -> torch.Tensor:
+    """Study option `key_head="mean"`: i* = argmax_t of the head-averaged attention (B,) int64
+    (detached; ties go to the lowest index)."""
+    return attention.detach().mean(dim=1).argmax(dim=1)
+
+
 def consistency_loss(
     p_orig: torch.Tensor, p_pert: torch.Tensor, labels: torch.Tensor, margin: float
 ) -> torch.Tensor:

@@ -339,8 +339,17 @@ PROFILES = {
                                episode_mix=(0.55, 0.25, 0.20), burst_rank_range=(2, 40),
                                distractor_near_episode=0.7),
                  tuple(_dialect_b(t) for t in ALL_TEMPLATES)),
+    # Profile "needle": the paper's own scenario (issue 26). Every episode is a single rare
+    # anomalous line (no bursts, no second line) inside a busy window of normal traffic, and
+    # distractor clusters still land near 90 % of episodes: the anomaly is the needle, the
+    # distractors the correlated hay. Same vocabulary as "a".
+    "needle": Profile(SyntheticSpec(lines_per_minute=50.0, episode_mix=(1.0, 0.0, 0.0),
+                                    rare_lines_probs=(1.0,), second_rare_template_prob=0.0,
+                                    distractor_near_episode=0.9),
+                      ALL_TEMPLATES),
 }
-"""Generator profiles by name: "a" (the default, BGL-like) and "b" (a second system)."""
+"""Generator profiles by name: "a" (the default, BGL-like), "b" (a second system) and "needle"
+(one anomalous line per episode among many normal lines, with correlated distractors)."""
 
 GENERATOR_VERSION = 1
 """Bumped whenever the generator's code changes the file it writes for the same settings."""

@@ -340,12 +340,14 @@ PROFILES = {
                                distractor_near_episode=0.7),
                  tuple(_dialect_b(t) for t in ALL_TEMPLATES)),
     # Profile "needle": the paper's own scenario (issue 26). Every episode is a single rare
-    # anomalous line (no bursts, no second line) inside a busy window of normal traffic, and
+    # anomalous line (no bursts, no second line) inside a window of ~40 normal lines, and
     # distractor clusters still land near 90 % of episodes: the anomaly is the needle, the
-    # distractors the correlated hay. Same vocabulary as "a".
-    "needle": Profile(SyntheticSpec(lines_per_minute=50.0, episode_mix=(1.0, 0.0, 0.0),
-                                    rare_lines_probs=(1.0,), second_rare_template_prob=0.0,
-                                    distractor_near_episode=0.9),
+    # distractors the correlated hay. Episodes are twice as frequent as in "a" (about a quarter
+    # of the windows hold one) so that a small log still has positive bags to measure SR on.
+    # Same vocabulary as "a".
+    "needle": Profile(SyntheticSpec(lines_per_minute=40.0, episodes_per_minute=0.3,
+                                    episode_mix=(1.0, 0.0, 0.0), rare_lines_probs=(1.0,),
+                                    second_rare_template_prob=0.0, distractor_near_episode=0.9),
                       ALL_TEMPLATES),
 }
 """Generator profiles by name: "a" (the default, BGL-like), "b" (a second system) and "needle"

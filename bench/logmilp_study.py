@@ -1,0 +1,190 @@
+"""LogMILP's open choices (issue 26): run the variants, then write docs/logmilp_study.md.
+
+    python bench/logmilp_study.py run --datasets synthetic synthetic-needle --lines 50000 \
+        --variants default delete mean val-loss fixed min-epochs --jobs 2
+    python bench/logmilp_study.py report          # table, decision and figure from the runs
+
+Each run fits LogMILP (`logmilp`) and its ablation (`logmilp_nocon`) with one variant of the
+choices the paper leaves open (VARIANTS: model selection, removal rule, key selection, bag shape,
+assignment temperature), evaluates it with the harness protocol (benchmark.protocol.evaluate)
+and adds validation SR on unique-key validation bags (the tie-break of the decision rule; bag
+labels only). One JSON per (dataset, lines, variant, model, seed) under --out; an existing one
+is kept (the command resumes). Synthetic datasets are generated with `--lines` lines (their
+card's other settings unchanged); a real dataset uses its card. Same arguments → same numbers
+on the same machine type (one torch thread per run).
+
+The decision rule is fixed here, before any test number is read: among the variants of one
+choice, the one whose full model has the highest mean validation bag F1 over seeds; variants
+within DECISION_F1_TIE of that best are tied and the highest mean validation SR on unique-key
+bags among them wins. Test numbers are reported, never used by the rule.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger("logmilp_study")
+
+MODELS = ("logmilp", "logmilp_nocon")
+DECISION_F1_TIE = 0.01
+"""Mean validation F1 within this of the best counts as tied (then validation SR decides)."""
+
+VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
+    # name: (choice, model config overrides, card bagging overrides)
+    "default": ("(today)", {}, {}),
+    "val-loss": ("model selection", {"val_score": "loss"}, {}),
+    "fixed": ("model selection", {"early_stopping": False}, {}),
+    "min-epochs": ("model selection", {"min_epochs": 10}, {}),
+    "delete": ("removal rule", {"removal": "delete"}, {}),
+    "mean": ("removal rule", {"removal": "mean"}, {}),
+    "head-mean": ("key selection", {"key_head": "mean"}, {}),
+    "max256": ("bag shape", {}, {"max_instances": 256}),
+    "window300": ("bag shape", {}, {"window_seconds": 300.0, "stride_seconds": 300.0}),
+    "temp0.1": ("assignment temperature", {"assignment_temperature": 0.1}, {}),
+}
+"""Every variant changes one choice from today's defaults ("default")."""
+TODAY = {"model selection": "val F1 + patience 5", "removal rule": "zero vector",
+         "key selection": "min-entropy head", "bag shape": "60 s, max 128",
+         "assignment temperature": "1.0"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    dataset: str
+    lines: int | None
+    variant: str
+    model: str
+    seed: int
+
+    def path(self, out: Path) -> Path:
+        size = f"{self.lines}" if self.lines else "card"
+        return out / f"{self.dataset}-{size}" / self.variant / self.model / f"seed{self.seed}.json"
+
+
+def card_for(dataset: str, lines: int | None, variant: str):
+    """The dataset card with the variant's bagging and, for a synthetic one, `lines` lines."""
+    from benchmark.data.cards import load_card
+
+    card = load_card(dataset)
+    bagging = VARIANTS[variant][2]
+    if bagging:
+        card = dataclasses.replace(card, bagging=dataclasses.replace(card.bagging, **bagging))
+    if card.generator is not None and lines:
+        card = dataclasses.replace(card, generator=dataclasses.replace(card.generator,
+                                                                       lines=lines))
+    return card
+
+
+def run_one(run: Run, out: Path) -> str:
+    """Fit, evaluate and write one run's JSON; returns a one-line summary."""
+    import torch
+
+    from benchmark.data.pipeline import prepare_dataset
+    from benchmark.model_api import ModelContext
+    from benchmark.protocol import evaluate, positive_bag_metrics
+    from benchmark.records import plain
+    from benchmark.registry import get_model, resolve_config
+    from benchmark.seeding import seed_everything
+
+    torch.set_num_threads(1)
+    data = prepare_dataset(card_for(run.dataset, run.lines, run.variant))
+    splits = data.splits
+    seed_everything(run.seed)
+    config = resolve_config(run.model, overrides=VARIANTS[run.variant][1])
+    context = ModelContext(templates=data.templates, seed=run.seed, device=torch.device("cpu"),
+                           diagnostic_line_labels=splits["train"].line_labels)
+    model = get_model(run.model, config, context)
+    start = time.perf_counter()
+    model.fit(splits["train"].bags, splits["val"].bags)
+    fit_seconds = time.perf_counter() - start
+    result = evaluate(model, {"val": splits["val"], "test": splits["test"]})
+    val = splits["val"]
+    val_positive = np.flatnonzero(val.bags.labels == 1)  # bag labels only
+    val_metrics = positive_bag_metrics(model, val, val_positive)
+    record = {"run": dataclasses.asdict(run), "config": plain(config),
+              "metrics": result["metrics"], "counts": result["counts"],
+              "val": {"f1": result["threshold"]["val_f1"], "sr": val_metrics["sr"],
+                      "sr_unique_key": val_metrics["sr_unique_key"],
+                      "unique_key_bags": val_metrics["unique_key_bags"]},
+              "history": plain(model.history_), "fit_seconds": fit_seconds,
+              "data_summary": {k: data.summary[k] for k in ("lines", "splits")
+                               if k in data.summary}}
+    path = run.path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(plain(record), indent=1))
+    m = result["metrics"]
+    return (f"{run.dataset} {run.variant} {run.model} seed {run.seed}: f1 {m['f1']:.3f} "
+            f"sr {m['sr']:.3f} loc@3 {m['loc@3']:.3f} val f1 {record['val']['f1']:.3f} "
+            f"best epoch {model.history_.best_epoch} ({fit_seconds:.0f} s)")
+
+
+def planned(args: argparse.Namespace) -> Iterator[Run]:
+    """Runs in priority order: variant, then dataset, then seed, then model."""
+    for variant in args.variants:
+        for dataset in args.datasets:
+            lines = args.lines if dataset.startswith("synthetic") else None
+            for seed in args.seeds:
+                for model in MODELS:
+                    yield Run(dataset, lines, variant, model, seed)
+
+
+def _guarded(run: Run, out: Path) -> str:
+    try:
+        return run_one(run, out)
+    except Exception as err:  # noqa: BLE001 - one failed run must not stop the study
+        return f"FAILED {run}: {type(err).__name__}: {err}"
+
+
+def command_run(args: argparse.Namespace) -> None:
+    """Prepare each dataset once (cache), then run every missing run, `--jobs` at a time."""
+    from tqdm import tqdm
+
+    from benchmark.data.pipeline import prepare_dataset
+
+    todo = [r for r in planned(args) if not r.path(args.out).is_file()]
+    for key in sorted({(r.dataset, r.lines, r.variant if VARIANTS[r.variant][2] else "default")
+                       for r in todo}):
+        prepare_dataset(card_for(*key))
+    with ProcessPoolExecutor(args.jobs) as pool:
+        for line in tqdm(pool.map(_guarded, todo, [args.out] * len(todo)), total=len(todo),
+                         desc="logmilp study", unit="run"):
+            print(line, flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="fit the missing runs")
+    run.add_argument("--datasets", nargs="+", default=["synthetic", "synthetic-needle"])
+    run.add_argument("--lines", type=int, default=50000,
+                     help="lines of a synthetic dataset (the card's default is 200000)")
+    run.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    run.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    run.add_argument("--jobs", type=int, default=1, help="runs in parallel, one thread each")
+    report = sub.add_parser("report", help="write the study page from the runs")
+    report.add_argument("--doc", type=Path, default=Path("docs/logmilp_study.md"))
+    report.add_argument("--figure", type=Path, default=Path("docs/logmilp_study.png"))
+    for p in (run, report):
+        p.add_argument("--out", type=Path, default=Path("results/logmilp_study"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    if args.command == "run":
+        command_run(args)
+    else:
+        from logmilp_study_report import write_report  # beside this script
+
+        write_report(args.out, args.doc, args.figure, VARIANTS, TODAY, DECISION_F1_TIE)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,224 @@
+"""The page of bench/logmilp_study.py: tables, orderings, the decision rule's pick, a figure.
+
+`write_report(out, doc, figure, variants, today, tie)` reads every run JSON under `out` and writes
+`doc` (Markdown) and `figure` (PNG). Test numbers are printed; the decision uses validation only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+MODELS = ("logmilp", "logmilp_nocon")
+SEEDS = (0, 1, 2)
+COMMAND = ("nice -n 5 python bench/logmilp_study.py run --datasets synthetic synthetic-needle "
+           "--lines 50000 --jobs 2 && python bench/logmilp_study.py report")
+
+
+def load_runs(out: Path) -> dict[tuple[str, str, str], dict[int, dict]]:
+    """(dataset tag, variant, model) -> {seed: run JSON}; the tag is `<dataset>-<lines>`."""
+    runs: dict[tuple[str, str, str], dict[int, dict]] = defaultdict(dict)
+    for path in sorted(out.glob("*/*/*/seed*.json")):
+        record = json.loads(path.read_text())
+        tag, variant, model = path.parts[-4], path.parts[-3], path.parts[-2]
+        runs[(tag, variant, model)][int(record["run"]["seed"])] = record
+    return runs
+
+
+def kept_diagnostics(record: dict) -> dict[str, float]:
+    """The per-epoch diagnostics of the kept (best) epoch."""
+    history = record["history"]
+    diagnostics = history.get("diagnostics") or []
+    epoch = history["best_epoch"]
+    return diagnostics[epoch - 1] if 0 < epoch <= len(diagnostics) else {}
+
+
+def value(record: dict, name: str) -> float:
+    """A named number of one run (test metric, validation number or kept-epoch diagnostic)."""
+    if name.startswith("val_"):
+        v = record["val"][name[4:]]
+    elif name.startswith("kept_"):
+        v = kept_diagnostics(record).get(name[5:])
+    elif name == "best_epoch":
+        v = record["history"]["best_epoch"]
+    elif name == "epochs":
+        v = len(record["history"]["losses"])
+    else:
+        v = record["metrics"][name]
+    return float("nan") if v is None else float(v)
+
+
+def per_seed(seeds: dict[int, dict], name: str) -> list[float]:
+    return [value(seeds[s], name) for s in SEEDS if s in seeds]
+
+
+def fmt(values: list[float], digits: int = 2, spread: bool = True) -> str:
+    """`mean (a / b / c)` or `–` when there is none."""
+    finite = [v for v in values if not math.isnan(v)]
+    if not values:
+        return "–"
+    mean = f"{np.mean(finite):.{digits}f}" if finite else "nan"
+    if not spread or len(values) == 1:
+        return mean
+    return f"{mean} ({' / '.join('nan' if math.isnan(v) else f'{v:.{digits}f}' for v in values)})"
+
+
+COLUMNS = (("best_epoch", "kept epoch", 0), ("val_f1", "val F1", 2),
+           ("val_sr_unique_key", "val SR uk", 2), ("f1", "test F1", 2), ("sr", "test SR", 2),
+           ("sr_unique_key", "test SR uk", 2), ("loc@3", "test Loc@3", 2),
+           ("kept_loss_consistency", "L_con (kept)", 3), ("kept_train_sr", "train SR (kept)", 2),
+           ("kept_train_loc@3", "train Loc@3 (kept)", 2),
+           ("kept_train_key_hit", "train key hit (kept)", 2))
+
+
+def results_table(runs: dict, tag: str, variants: dict[str, tuple]) -> list[str]:
+    head = "| variant | choice | model | " + " | ".join(c[1] for c in COLUMNS) + " |"
+    lines = [head, "|" + "---|" * (3 + len(COLUMNS))]
+    for variant, (choice, _, _) in variants.items():
+        for model in MODELS:
+            seeds = runs.get((tag, variant, model))
+            if not seeds:
+                continue
+            cells = [fmt(per_seed(seeds, key), digits, spread=key in ("sr", "loc@3"))
+                     for key, _, digits in COLUMNS]
+            label = "full" if model == "logmilp" else "w/o con"
+            lines.append(f"| {variant} | {choice} | {label} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def orderings(runs: dict, tag: str, variants: dict[str, tuple]) -> list[str]:
+    """Per variant: SR full − w/o per seed, SR higher on every seed, Loc@3 full ≥ w/o on mean."""
+    lines = ["| variant | seeds | SR full − w/o per seed | SR higher on every seed | "
+             "Loc@3 full − w/o (mean) | Loc@3 not lower on average |", "|---|---|---|---|---|---|"]
+    for variant in variants:
+        full, ablation = runs.get((tag, variant, "logmilp")), runs.get((tag, variant,
+                                                                         "logmilp_nocon"))
+        if not full or not ablation:
+            continue
+        seeds = [s for s in SEEDS if s in full and s in ablation]
+        d_sr = [value(full[s], "sr") - value(ablation[s], "sr") for s in seeds]
+        d_loc = [value(full[s], "loc@3") - value(ablation[s], "loc@3") for s in seeds]
+        sr_holds = all(d > 0 for d in d_sr)
+        loc_mean = float(np.nanmean(d_loc)) if d_loc else float("nan")
+        lines.append(f"| {variant} | {len(seeds)} | {' / '.join(f'{d:+.2f}' for d in d_sr)} | "
+                     f"{'yes' if sr_holds else 'no'} | {loc_mean:+.3f} | "
+                     f"{'yes' if loc_mean >= 0 else 'no'} |")
+    return lines
+
+
+def decisions(runs: dict, tag: str, variants: dict[str, tuple], today: dict[str, str],
+              tie: float) -> list[str]:
+    """The rule's pick per choice (full model, validation numbers only)."""
+    lines = ["| choice | variants compared (mean val F1 / mean val SR uk, seeds) | pick |",
+             "|---|---|---|"]
+    for choice in today:
+        names = ["default"] + [v for v, (c, _, _) in variants.items() if c == choice]
+        scored = []
+        for name in names:
+            seeds = runs.get((tag, name, "logmilp"))
+            if not seeds or len(seeds) < len(SEEDS):
+                continue
+            scored.append((name, float(np.nanmean(per_seed(seeds, "val_f1"))),
+                           float(np.nanmean(per_seed(seeds, "val_sr_unique_key")))))
+        if len(scored) < 2:
+            lines.append(f"| {choice} | not enough complete runs | – |")
+            continue
+        best = max(f1 for _, f1, _ in scored)
+        tied = [s for s in scored if s[1] >= best - tie]
+        pick = max(tied, key=lambda s: (-math.inf if math.isnan(s[2]) else s[2], s[1]))[0]
+        shown = ", ".join(f"{n} {f1:.3f} / {sr:.3f}" for n, f1, sr in scored)
+        lines.append(f"| {choice} | {shown} | **{pick}**"
+                     f"{' (= today: ' + today[choice] + ')' if pick == 'default' else ''} |")
+    return lines
+
+
+def write_figure(runs: dict, tags: list[str], variants: dict[str, tuple], path: Path) -> None:
+    """Rows: test SR, test Loc@3 (mean over seeds, dots = seeds) per variant, full vs w/o; and
+    the training-set SR per epoch of the default variant (diagnostics)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(3, len(tags), figsize=(6 * len(tags), 10), squeeze=False)
+    names = list(variants)
+    x = np.arange(len(names))
+    for col, tag in enumerate(tags):
+        for row, metric in enumerate(("sr", "loc@3")):
+            ax = axes[row, col]
+            for offset, model, colour in ((-0.2, "logmilp", "C0"), (0.2, "logmilp_nocon", "C1")):
+                means = []
+                for i, name in enumerate(names):
+                    vals = per_seed(runs.get((tag, name, model), {}), metric)
+                    means.append(np.nanmean(vals) if vals else np.nan)
+                    ax.scatter([i + offset] * len(vals), vals, s=8, color="k", zorder=3)
+                ax.bar(x + offset, means, 0.4, color=colour,
+                       label="full" if model == "logmilp" else "w/o consistency")
+            ax.set_xticks(x, names, rotation=45, ha="right", fontsize=8)
+            ax.set_ylim(0, 1.05)
+            ax.set_title(f"{tag}: test {metric.upper()}")
+            ax.legend(fontsize=8)
+        ax = axes[2, col]
+        for model, colour in (("logmilp", "C0"), ("logmilp_nocon", "C1")):
+            for seed, record in sorted(runs.get((tag, "default", model), {}).items()):
+                curve = [d.get("train_sr", np.nan) for d in record["history"]["diagnostics"]]
+                ax.plot(np.arange(1, len(curve) + 1), curve, color=colour, alpha=0.8,
+                        label=f"{'full' if model == 'logmilp' else 'w/o'} seed {seed}")
+                best = record["history"]["best_epoch"]
+                if 0 < best <= len(curve):
+                    ax.scatter([best], [curve[best - 1]], color=colour, marker="o", zorder=3)
+        ax.set_title(f"{tag}, default: training-set SR per epoch (dot = kept epoch)")
+        ax.set_xlabel("epoch")
+        ax.set_ylim(-0.02, 1.02)
+        ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def coverage(runs: dict, tags: list[str], variants: dict[str, tuple]) -> list[str]:
+    lines = ["| dataset | " + " | ".join(variants) + " |", "|---|" + "---|" * len(variants)]
+    for tag in tags:
+        cells = []
+        for name in variants:
+            n = [len(runs.get((tag, name, m), {})) for m in MODELS]
+            cells.append("–" if not any(n) else f"{n[0]}+{n[1]}")
+        lines.append(f"| {tag} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def write_report(out: Path, doc: Path, figure: Path, variants: dict[str, tuple],
+                 today: dict[str, str], tie: float, preface: Path | None = None) -> None:
+    """Write the study page `doc` and its `figure` from the runs under `out`; the hand-written
+    analysis in `preface` (default: docs/logmilp_study_notes.md, if present) goes first."""
+    runs = load_runs(out)
+    tags = sorted({key[0] for key in runs})
+    if tags:
+        write_figure(runs, tags, variants, figure)
+    preface = preface or doc.with_name("logmilp_study_notes.md")
+    text: list[str] = [preface.read_text().rstrip() + "\n"] if preface.is_file() else [
+        "# LogMILP's open choices (issue 26)\n"]
+    text += ["## Generated tables\n",
+             f"Regenerate: `{COMMAND}` (runs under `{out}`, one JSON each; the report reads "
+             "them, no training). Cells are `mean (seed 0 / 1 / 2)` or the mean over seeds. "
+             "`uk` = unique-key bags (≥ 2 lines, the key is the only line of its template). "
+             "`(kept)` = the per-epoch diagnostic at the epoch whose weights were kept. "
+             "Test numbers are shown, never used by the decision.\n",
+             "### Runs present (full + w/o consistency, seeds)\n", *coverage(runs, tags, variants),
+             ""]
+    for tag in tags:
+        text += [f"### {tag}\n", *results_table(runs, tag, variants), "",
+                 f"Paper's orderings on {tag} (test):\n", *orderings(runs, tag, variants), "",
+                 f"Decision rule on {tag} (validation only; ties within {tie} of the best mean "
+                 "val F1 broken by mean val SR on unique-key bags):\n",
+                 *decisions(runs, tag, variants, today, tie), ""]
+    if tags:
+        text += [f"![LogMILP study]({figure.name})\n"]
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    doc.write_text("\n".join(text) + "\n")
+

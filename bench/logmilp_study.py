@@ -1,7 +1,7 @@
 """LogMILP's open choices (issue 26): run the variants, then write docs/logmilp_study.md.
 
-    python bench/logmilp_study.py run --datasets synthetic synthetic-needle --lines 50000 \
-        --variants default delete mean val-loss fixed min-epochs --jobs 2
+    python bench/logmilp_study.py run --datasets synthetic synthetic-needle --lines 20000 \
+        --epochs 15 --variants default delete mean fixed val-loss min-epochs --jobs 2
     python bench/logmilp_study.py report          # table, decision and figure from the runs
 
 Each run fits LogMILP (`logmilp`) and its ablation (`logmilp_nocon`) with one variant of the
@@ -44,7 +44,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "default": ("(today)", {}, {}),
     "val-loss": ("model selection", {"val_score": "loss"}, {}),
     "fixed": ("model selection", {"early_stopping": False}, {}),
-    "min-epochs": ("model selection", {"min_epochs": 10}, {}),
+    "min-epochs": ("model selection", {"min_epochs": 8}, {}),
     "delete": ("removal rule", {"removal": "delete"}, {}),
     "mean": ("removal rule", {"removal": "mean"}, {}),
     "head-mean": ("key selection", {"key_head": "mean"}, {}),
@@ -65,10 +65,12 @@ class Run:
     variant: str
     model: str
     seed: int
+    epochs: int
 
     def path(self, out: Path) -> Path:
         size = f"{self.lines}" if self.lines else "card"
-        return out / f"{self.dataset}-{size}" / self.variant / self.model / f"seed{self.seed}.json"
+        return (out / f"{self.dataset}-{size}-e{self.epochs}" / self.variant / self.model
+                / f"seed{self.seed}.json")
 
 
 def card_for(dataset: str, lines: int | None, variant: str):
@@ -100,7 +102,8 @@ def run_one(run: Run, out: Path) -> str:
     data = prepare_dataset(card_for(run.dataset, run.lines, run.variant))
     splits = data.splits
     seed_everything(run.seed)
-    config = resolve_config(run.model, overrides=VARIANTS[run.variant][1])
+    config = resolve_config(run.model, overrides={"epochs": run.epochs,
+                                                  **VARIANTS[run.variant][1]})
     context = ModelContext(templates=data.templates, seed=run.seed, device=torch.device("cpu"),
                            diagnostic_line_labels=splits["train"].line_labels)
     model = get_model(run.model, config, context)
@@ -135,7 +138,7 @@ def planned(args: argparse.Namespace) -> Iterator[Run]:
             lines = args.lines if dataset.startswith("synthetic") else None
             for seed in args.seeds:
                 for model in MODELS:
-                    yield Run(dataset, lines, variant, model, seed)
+                    yield Run(dataset, lines, variant, model, seed, args.epochs)
 
 
 def _guarded(run: Run, out: Path) -> str:
@@ -166,8 +169,10 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="fit the missing runs")
     run.add_argument("--datasets", nargs="+", default=["synthetic", "synthetic-needle"])
-    run.add_argument("--lines", type=int, default=50000,
+    run.add_argument("--lines", type=int, default=20000,
                      help="lines of a synthetic dataset (the card's default is 200000)")
+    run.add_argument("--epochs", type=int, default=15,
+                     help="maximum epochs of every variant (the fixed budget of 'fixed')")
     run.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     run.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     run.add_argument("--jobs", type=int, default=1, help="runs in parallel, one thread each")

@@ -16,11 +16,12 @@ import numpy as np
 MODELS = ("logmilp", "logmilp_nocon")
 SEEDS = (0, 1, 2)
 COMMAND = ("nice -n 5 python bench/logmilp_study.py run --datasets synthetic synthetic-needle "
-           "--lines 50000 --jobs 2 && python bench/logmilp_study.py report")
+           "--lines 20000 --epochs 15 --jobs 2 && python bench/logmilp_study.py report")
 
 
 def load_runs(out: Path) -> dict[tuple[str, str, str], dict[int, dict]]:
-    """(dataset tag, variant, model) -> {seed: run JSON}; the tag is `<dataset>-<lines>`."""
+    """(dataset tag, variant, model) -> {seed: run JSON}; the tag is
+    `<dataset>-<lines>-e<max epochs>`."""
     runs: dict[tuple[str, str, str], dict[int, dict]] = defaultdict(dict)
     for path in sorted(out.glob("*/*/*/seed*.json")):
         record = json.loads(path.read_text())

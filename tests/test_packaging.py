@@ -21,7 +21,8 @@ def test_installed_copy_runs_quick_grid_from_another_folder(tmp_path):
                              capture_output=True, text=True, timeout=600)
     assert install.returncode == 0, install.stderr[-2000:]
     assert sorted(p.name for p in (target / "benchmark" / "cards").glob("*.toml")) == [
-        "bgl.toml", "spirit.toml", "synthetic-b.toml", "synthetic.toml", "zookeeper.toml"]
+        "bgl.toml", "spirit.toml", "synthetic-b.toml", "synthetic-needle.toml", "synthetic.toml",
+        "zookeeper.toml"]
     env = {**os.environ, "PYTHONPATH": str(target), "OMP_NUM_THREADS": "1"}
     env.pop("LOGMILP_DATA_DIR", None)
     run = subprocess.run([sys.executable, "-m", "run_all", "--quick", "--models", "deeplog",

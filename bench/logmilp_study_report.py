@@ -165,14 +165,20 @@ def write_figure(runs: dict, tags: list[str], variants: dict[str, tuple], path: 
             ax.legend(fontsize=8)
         ax = axes[2, col]
         for model, colour in (("logmilp", "C0"), ("logmilp_nocon", "C1")):
+            name = "full" if model == "logmilp" else "w/o"
             for seed, record in sorted(runs.get((tag, "default", model), {}).items()):
-                curve = [d.get("train_sr", np.nan) for d in record["history"]["diagnostics"]]
-                ax.plot(np.arange(1, len(curve) + 1), curve, color=colour, alpha=0.8,
-                        label=f"{'full' if model == 'logmilp' else 'w/o'} seed {seed}")
+                rows = record["history"]["diagnostics"]
+                epochs = np.arange(1, len(rows) + 1)
+                curve = [d.get("train_sr", np.nan) for d in rows]
+                ax.plot(epochs, curve, color=colour, alpha=0.8,
+                        label=f"{name}: train SR" if seed == 0 else None)
+                ax.plot(epochs, [d.get("train_key_hit", np.nan) for d in rows], color=colour,
+                        alpha=0.8, linestyle="--",
+                        label=f"{name}: train key hit" if seed == 0 else None)
                 best = record["history"]["best_epoch"]
                 if 0 < best <= len(curve):
                     ax.scatter([best], [curve[best - 1]], color=colour, marker="o", zorder=3)
-        ax.set_title(f"{tag}, default: training-set SR per epoch (dot = kept epoch)")
+        ax.set_title(f"{tag}, default: per epoch (dot = kept)", fontsize=10)
         ax.set_xlabel("epoch")
         ax.set_ylim(-0.02, 1.02)
         ax.legend(fontsize=7, ncol=2)

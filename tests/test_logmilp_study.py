@@ -89,9 +89,9 @@ def test_study_options_are_left_out_of_records_at_their_default():
 def test_history_without_diagnostics_is_recorded_as_before():
     from benchmark.trainer import TrainHistory
 
-    assert plain(TrainHistory(losses=[1.0])) == {"losses": [1.0], "val_scores": [],
-                                                  "best_epoch": 0, "stopped_early": False,
-                                                  "resumed_after": 0}
+    recorded = plain(TrainHistory(losses=[1.0]))
+    assert "diagnostics" not in recorded and recorded["losses"] == [1.0]
+    assert "diagnostics" in plain(TrainHistory(diagnostics=[{"train_sr": 0.5}]))
 
 
 def test_removal_rules():

@@ -197,7 +197,9 @@ def test_config_is_frozen_and_in_range(name: str):
     for quick in (False, True):
         resolved = resolve_config(name, quick=quick)
         for f in dataclasses.fields(resolved):
-            value, bounds = getattr(resolved, f.name), f.metadata
+            value = getattr(resolved, f.name)
+            bounds = {k: v for k, v in f.metadata.items()
+                      if k in ("min", "max", "min_exclusive", "max_exclusive")}
             if value is None or not bounds:
                 continue
             where = f"{name}.{f.name} = {value} (quick={quick})"

@@ -211,7 +211,8 @@ def test_set_overrides_a_config_field_and_is_recorded(tmp_path):
     assert record.config_overrides == {"epochs": 2, "lr": 0.05}
     variant = path.parent.name  # a --set run has its own variant folder
     assert re.fullmatch(r"cfg-[0-9a-f]{10}", variant) and record.extras["variant"] == variant
-    assert re.search(r"\| zz_tiny_template\s*\| 1 \(set\)\s*\|",
+    # (this 2-epoch run ranks validation bags below chance: the guard may mark its seed ✗0)
+    assert re.search(r"\| zz_tiny_template\s*\| 1 \(set\)( ✗0)?\s*\|",
                      (tmp_path / "tables" / variant / "table1.md").read_text())
     default = tmp_path / "default"
     cli.run_all_main(argv(default, "--seeds", "0"), Data().source())

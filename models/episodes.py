@@ -128,8 +128,15 @@ class MetaBagModel(TrainedBagModel):
         return self.config.batch_size
 
     def fit(self, train: BagSet, val: BagSet) -> MetaBagModel:
-        """Episodic training within one dataset."""
-        return self.fit_sources([train], [val])
+        """Episodic training within one dataset, then `settle` on that dataset's fixed
+        validation support, so the scored model is the one early stopping validated."""
+        self.fit_sources([train], [val])
+        self.settle(train.subset(self.supports_[0]))
+        return self
+
+    def settle(self, support: BagSet) -> None:
+        """Make the fitted model the one its validation scored, given the dataset's fixed
+        support bags (default: nothing; MAML adapts on them)."""
 
     def fit_sources(self, trains: list[BagSet], vals: list[BagSet]) -> MetaBagModel:
         """Episodic training on source datasets (see the module docstring). Returns self."""
@@ -142,6 +149,7 @@ class MetaBagModel(TrainedBagModel):
         self.net_ = self.build_network(trains[0], vals[0]).to(self.context.device)
         support_rng = np.random.default_rng([seed, 1])
         supports = [draw_per_class(t, cfg.shots, support_rng) for t in trains]
+        self.supports_ = supports
         sampler = EpisodeSampler(episodic, cfg.shots, cfg.queries, seed)
 
         def meta_loss(_: BagBatch) -> torch.Tensor:

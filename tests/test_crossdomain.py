@@ -137,6 +137,19 @@ def test_maml_full_and_first_order_differ_and_both_learn_the_planted_task():
     assert not np.allclose(scores[False], scores[True])
 
 
+@pytest.mark.parametrize("name", ["maml", "protonet"])
+def test_within_one_dataset_the_scored_model_is_the_validated_one(name):
+    """Issue 22: MAML was validated after adapting on its fixed support but scored unadapted
+    (real BGL seed 1: validation F1 0.97 while scoring, AUC 0.05); the kept epoch's validation
+    score must be what the fitted model scores on the validation split."""
+    data = make_tiny_dataset(seed=1, bags_per_split=48)
+    model = fit(name, data, epochs=2, patience=2, steps_per_epoch=2)  # not yet perfect
+    val = data.splits["val"].bags
+    history = model.history_
+    kept = history.val_scores[history.best_epoch - 1]
+    assert best_f1_threshold(model.score(val).probabilities, val.labels).f1 == pytest.approx(kept)
+
+
 def test_protonet_learns_the_planted_task_and_adapts_its_prototypes():
     data = make_tiny_dataset(seed=0, bags_per_split=48)
     model = fit("protonet", data, epochs=5)

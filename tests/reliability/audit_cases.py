@@ -44,6 +44,8 @@ class AuditCase:
     name: str
     run: Callable[[Path], str]
     expected: str
+    sample: str | None = None
+    """A Loghub 2k file the case reads (tests/loghub.py: skipped, or failed in CI, without it)."""
 
 
 @dataclass
@@ -411,7 +413,7 @@ ARTIFACT_CASES = [
     AuditCase("checkpoint epoch -3 (digest recomputed)", checkpoint_epoch_out_of_range_refused,
               "warning"),
     AuditCase("hand-made entry in the MD5 verdict cache", forged_md5_verdict_refused,
-              "clear error"),
+              "clear error", sample="BGL_2k.log"),
 ]
 
 

@@ -109,8 +109,8 @@ def data_need(name: str, options, cost: CostModel) -> DataNeed:
     else:
         path = resolve_data_dir(options.data_dir) / "raw" / name / (card.source.filename or "?")
         fetch = f"python -m benchmark download {name}" if card.source.url else None
-    present = path.is_file()
-    lines = estimate_lines(path) if present else None
+    present = path.exists()  # a directory or FIFO is there but unusable: see `problem`
+    lines = estimate_lines(path) if path.is_file() else None
     if lines is None and data_file is None:
         lines = cost.dataset_lines.get(name)
     return DataNeed(name, str(path), present, None if present else fetch, _cap(lines, limit))
@@ -130,6 +130,8 @@ def format_plan(plan: GridPlan, device: str) -> str:
         if not need.present:
             out.append(f"    fetch: {need.fetch}" if need.fetch
                        else "    fetch: no download source; pass --data-file")
+        elif need.problem:  # there, but its runs cannot be identified (e.g. not a regular file)
+            out.append(f"    problem: {need.problem}")
     width = max((len(r.dataset) for r in plan.runs), default=7)
     mwidth = max((len(r.model) for r in plan.runs), default=5)
     out.append(f"runs ({len(plan.runs)}):")

@@ -30,7 +30,7 @@ from benchmark.data.bagset import PreparedDataset
 from benchmark.data.errors import DataError
 from benchmark.labelling.grid import LabelPlan
 from benchmark.layout import LayoutError, check_name, variant_of
-from benchmark.plan import plan_grid, warn_if_long
+from benchmark.plan import plan_of_specs, warn_if_long
 from benchmark.protocol import PROTOCOL_VERSION
 from benchmark.records import MAX_SEED
 from benchmark.registry import list_models, model_class, resolve_config
@@ -150,7 +150,7 @@ def run_grid(options: GridOptions, source: DataSource | None = None) -> GridOutc
         plans = {name: plan_dataset(name, models, options, source) for name in options.datasets}
     except LayoutError as err:
         raise UsageError(str(err)) from None
-    warn_if_long(plan_grid(options, source), device.type, options.jobs)
+    warn_if_long(plan_of_specs(options, plans), device.type, options.jobs)
     clean_stale_temp(options.results_dir)
     outcome = GridOutcome()
     all_runs = [r for runs in plans.values() for r in runs]

@@ -81,11 +81,29 @@ def plan_grid(options, source=None, cost: CostModel | None = None) -> GridPlan:
             runs += [PlannedRun(d, m, s, False, cost.run_hours(m, need.lines))
                      for d, m, s in specs]
         else:
-            runs += [PlannedRun(s.dataset, s.model, s.seed,
-                                not options.force and grid.run_is_finished(s, options.results_dir),
-                                cost.run_hours(s.model, need.lines)) for s in specs]
+            runs += _planned(specs, options, need, cost)
         needs.append(need)
     return GridPlan(runs, needs)
+
+
+def plan_of_specs(options, specs_by_dataset: dict[str, list], cost: CostModel | None = None
+                  ) -> GridPlan:
+    """The plan of run specs the grid has already built (benchmark.grid.plan_dataset per
+    dataset), so starting a grid does not plan it twice."""
+    cost = cost or load_cost_model()
+    needs = [data_need(name, options, cost) for name in specs_by_dataset]
+    runs = [run for need, specs in zip(needs, specs_by_dataset.values(), strict=True)
+            for run in _planned(specs, options, need, cost)]
+    return GridPlan(runs, needs)
+
+
+def _planned(specs: list, options, need: DataNeed, cost: CostModel) -> list[PlannedRun]:
+    """PlannedRuns of one dataset's specs: recorded (as the grid would skip them) and hours."""
+    from benchmark import grid
+
+    return [PlannedRun(s.dataset, s.model, s.seed,
+                       not options.force and grid.run_is_finished(s, options.results_dir),
+                       cost.run_hours(s.model, need.lines)) for s in specs]
 
 
 def data_need(name: str, options, cost: CostModel) -> DataNeed:

@@ -131,8 +131,8 @@ def build_run_all_parser() -> argparse.ArgumentParser:
     parser.add_argument("--keep-checkpoints", action="store_true",
                         help="keep the training checkpoints of finished runs")
     parser.add_argument("--threads", type=threads_arg, default=None, metavar="N",
-                        help="torch threads per run (default: 1 with --jobs > 1, else one per "
-                             "core; pass 1 on a machine shared with other jobs)")
+                        help="torch threads per run (default 1, whatever --jobs and --backend, "
+                             "so that the records do not depend on the parallelism)")
     add_data_options(parser)
     parser.add_argument("--set", action="append", default=[], metavar="MODEL.FIELD=VALUE",
                         type=override_arg, dest="overrides",

@@ -94,7 +94,7 @@ class GridOptions:
     device: str = "auto"
     jobs: int = 1
     threads: int | None = None
-    """torch threads per run; None = 1 when runs share the cores (jobs > 1), else torch's own."""
+    """torch threads per run; None = benchmark.threads.DEFAULT_THREADS (1) whatever `jobs`."""
     quick: bool = False
     data_dir: Path | None = None
     data_files: dict[str, Path] = field(default_factory=dict)

@@ -4,8 +4,8 @@
 process; a run leaves its record and, written just before it, its artifacts
 (benchmark.artifacts: the fitted model and the test split's scores); its end-of-epoch checkpoint
 is removed once the record is written, unless kept. Thread policy: `RunContext.threads` threads
-(None: one in a worker, whose process shares the cores with other workers; one per core when the
-run has the machine to itself), set the way the model computes (benchmark.capabilities): torch's
+(None: benchmark.threads.DEFAULT_THREADS, one, whatever the parallelism), set the way the model
+computes (benchmark.capabilities): torch's
 intra-op threads for a torch model; for a `TorchFreeModel` the BLAS / OpenMP pools
 (threadpoolctl) around fit and evaluation, with no torch seeding, device, or checkpoint.
 """

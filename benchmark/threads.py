@@ -1,11 +1,13 @@
 """Torch thread policy: how many intra-op threads a training process uses.
 
-Several processes each running as many torch threads as there are cores make the threads spin
-against each other (on a busy 2-core machine one LogBERT step took 0.88 s with 1 thread and
-10.06 s with 2). The policy: with more than one worker, one thread per worker; with one worker,
-one thread per core (`os.cpu_count()`). The count never depends on the machine's momentary load,
-because a different thread count may change a float reduction's last bit and so the numbers;
-on a machine shared with other jobs pass `--threads 1`. `--threads N` overrides it. The grid
+The policy: one torch thread per run, whatever `--jobs` and the backend (local processes or
+Dask workers); `--threads N` overrides it and is recorded (`torch_threads`). A different thread
+count may change a float reduction's last bit, hence a run's numbers: with one thread per run,
+the same seed on the same machine gives the same record whether the grid ran with `--jobs 1`,
+`--jobs 2` or `--backend dask` (tested, tests/test_threads_grid.py). The count never depends on
+the machine's momentary load or core count. (Several processes each running as many threads as
+there are cores also spin against each other: on a busy 2-core machine one LogBERT step took
+0.88 s with 1 thread and 10.06 s with 2.) The grid
 hands the count to its runs (benchmark.run.RunContext); bench scripts' workers read it from the
 environment variable THREADS_ENV. A torch-free model (benchmark.capabilities) gets the same
 count as its BLAS / OpenMP thread-pool limit (benchmark.run); torch is imported only to set
@@ -19,9 +21,15 @@ import os
 THREADS_ENV = "LOGMILP_BENCH_TORCH_THREADS"
 
 
-def default_threads(jobs: int) -> int:
-    """Torch threads per process for `jobs` parallel processes on this machine (≥ 1)."""
-    return 1 if jobs > 1 else (os.cpu_count() or 1)
+DEFAULT_THREADS = 1
+"""Torch threads per run unless `--threads` says otherwise."""
+
+
+def default_threads(jobs: int = 1) -> int:
+    """Torch threads per run for `jobs` parallel runs: always DEFAULT_THREADS (the count must
+    not depend on the parallelism, or the records would)."""
+    del jobs  # kept in the signature: callers state their parallelism, it changes nothing
+    return DEFAULT_THREADS
 
 
 def apply_thread_policy(threads: int | None, jobs: int = 1) -> int:

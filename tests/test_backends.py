@@ -15,7 +15,7 @@ from benchmark.run import RunContext, RunSpec
 
 GRID = ["--datasets", "synthetic", "--models", "logmilp", "deeplog", "--seeds", "0", "1",
         "--quick", "--device", "cpu", "--set", "logmilp.epochs=2", "--set", "logmilp.patience=2",
-        "--set", "deeplog.epochs=2"]
+        "--set", "deeplog.epochs=1"]
 
 
 def metrics(results: Path) -> dict[str, dict]:
@@ -23,17 +23,27 @@ def metrics(results: Path) -> dict[str, dict]:
             for p in sorted((results / "runs").glob("*/*/*/seed*.json"))}  # quick variants
 
 
+def environments(results: Path) -> set[str]:
+    return {json.dumps(json.loads(p.read_text())["environment"].get("torch_threads"))
+            for p in (results / "runs").glob("*/*/*/seed*.json")}
+
+
 @pytest.mark.slow
-def test_dask_grid_matches_local(tmp_path):
+def test_jobs_and_backend_give_the_same_records(tmp_path):
+    """Same seeds, same machine, no --threads: --jobs 1, --jobs 2 and --backend dask --jobs 2
+    write equal metrics (one torch thread per run whatever the parallelism, recorded)."""
     data = ["--data-dir", str(tmp_path / "data")]
-    local, dask = tmp_path / "local", tmp_path / "dask"
-    # one torch thread per run, as in every worker (the serial default is one per core)
-    assert cli.run_all_main([*GRID, *data, "--threads", "1", "--results-dir", str(local)]) == 0
+    serial, parallel, dask = tmp_path / "serial", tmp_path / "parallel", tmp_path / "dask"
+    assert cli.run_all_main([*GRID, *data, "--results-dir", str(serial), "--jobs", "1"]) == 0
+    assert cli.run_all_main([*GRID, *data, "--results-dir", str(parallel), "--jobs", "2"]) == 0
     assert cli.run_all_main([*GRID, *data, "--results-dir", str(dask), "--backend", "dask",
                         "--jobs", "2"]) == 0
-    expected = metrics(local)
+    expected = metrics(serial)
     assert len(expected) == 4
+    assert metrics(parallel) == expected
     assert metrics(dask) == expected
+    for results in (serial, parallel, dask):
+        assert environments(results) == {"1"}
     assert len(list((dask / "tables").glob("quick-*/table1.md"))) == 2  # one per variant
     assert not (dask / "checkpoints").exists()
 

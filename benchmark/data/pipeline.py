@@ -9,8 +9,15 @@ Stages and what their cache key covers (a change re-runs that stage and its depe
          max_lines, archive member → per line: timestamp, label, unparsed flag, id of its
          distinct masked content
   bags   read key + bagging + split settings → bag ranges per split
-  parse  read key + Drain settings → template id per distinct content, template texts
-  embed  parse key + embedding settings → (T, d) float32 template vectors
+  parse  read key + Drain settings → template id per distinct content, template texts (another
+         parser of a data variant: read key + parser [+ ground-truth file identity] → template
+         id per line, benchmark.data.parsers)
+  embed  parse key + embedding settings [+ vector kind of a variant] → (T, d) float32 vectors
+A data variant (benchmark.data.variants: `--window`, `--stride`, `--max-instances`, `--parser`,
+`--vectors`) changes the card's bagging / Drain settings, the parser or the vector kind; its
+stages get their own keys, so each variant prepares its data once and the default's entries
+stay as they are. With `templates` (a Loghub `*_structured.csv`) the parse's grouping accuracy
+is `summary["parse"]["ga"]`.
 Bag labels and per-line template ids are recomputed from cached arrays (cheap gathers).
 `parse_log` runs the read and parse stages only (`python -m benchmark parse`).
 
@@ -53,13 +60,14 @@ from benchmark.data.cache import (
 )
 from benchmark.data.cards import DatasetCard, load_card
 from benchmark.data.download import verify_raw_file
-from benchmark.data.embedding import embed_templates
 from benchmark.data.errors import DataError
 from benchmark.data.inputs import check_time_order, check_unparsed, raise_if_unclean, too_few_bags
 from benchmark.data.leakage import audit_splits, check_audit
 from benchmark.data.parsing import DistinctContents, parse_distinct
 from benchmark.data.readers import LogReader, fill_timestamps
 from benchmark.data.splitting import SPLITS, split_bags, split_warnings
+from benchmark.data.variants import PrepVariant
+from benchmark.data.vectors import template_vectors, vector_dim
 from benchmark.paths import default_data_dir
 
 log = logging.getLogger(__name__)
@@ -73,7 +81,8 @@ BAG_ARRAYS = tuple(f"{split}_{end}" for split in SPLITS for end in ("starts", "e
 def prepare_dataset(name: str | DatasetCard, *, data_file: Path | None = None,
                     data_dir: Path | None = None, max_lines: int | None = None,
                     strict: bool = False, quick: bool = False, max_unparsed: float | None = None,
-                    verify: bool = True) -> PreparedDataset:
+                    verify: bool = True, variant: PrepVariant | None = None,
+                    templates: Path | None = None) -> PreparedDataset:
     """Read, label, parse, embed, bag and split dataset `name` (card `datasets/<name>.toml`, or
     the given card).
 
@@ -86,10 +95,14 @@ def prepare_dataset(name: str | DatasetCard, *, data_file: Path | None = None,
     with the input is a DataError naming the file. A split without a positive or without a
     negative bag is logged as a warning and listed in `summary["warnings"]`. The split's leakage
     audit (benchmark.data.leakage) is `summary["leakage"]`; bags sharing lines across splits are
-    a DataError.
+    a DataError. variant: a data variant (benchmark.data.variants; None = the card's settings).
+    templates: a Loghub `*_structured.csv` of the input: the parse of `--parser ground-truth`,
+    and for any parser its grouping accuracy in `summary["parse"]["ga"]`.
     """
-    stages = _parsed_stages(name, data_file, data_dir, max_lines, strict, quick, max_unparsed,
-                            verify)
+    variant, truth = variant or PrepVariant(), templates
+    card = name if isinstance(name, DatasetCard) else load_card(name)
+    stages = _parsed_stages(variant.apply(card), data_file, data_dir, max_lines, strict, quick,
+                            max_unparsed, verify, variant, truth)
     card, read, cache, path = stages.card, stages.read, stages.cache, stages.path
     n_lines = len(read.arrays["timestamps"])
     bags_key = config_hash("bags", STAGE_VERSIONS["bags"], stages.read_key,
@@ -99,12 +112,14 @@ def prepare_dataset(name: str | DatasetCard, *, data_file: Path | None = None,
 
     texts, line_templates = stages.texts, stages.line_templates()
     counts = np.bincount(line_templates, minlength=len(texts))
+    kind = variant.vector_kind()
     embed_key = config_hash("embed", STAGE_VERSIONS["embed"], stages.parse_key,
-                            asdict(card.embedding))
+                            asdict(card.embedding), *([] if kind == "word2vec" else [kind]))
+    dim = vector_dim(kind, card.embedding)
     embed = cache.load("embed", embed_key, ("vectors",),
-                       check=lambda e: _check_embed(e, len(texts), card.embedding.dim))
+                       check=lambda e: _check_embed(e, len(texts), dim))
     if embed is None:
-        vectors = embed_templates(texts, counts, card.embedding).astype(np.float32, copy=False)
+        vectors = template_vectors(kind, texts, counts, card.embedding)
         embed = cache.save("embed", embed_key, {"vectors": vectors})
     templates = TemplateTable(texts, embed.arrays["vectors"])
 
@@ -120,6 +135,8 @@ def prepare_dataset(name: str | DatasetCard, *, data_file: Path | None = None,
                        {"read": stages.read_key, "parse": stages.parse_key, "embed": embed_key,
                         "bags": bags_key})
     summary["input"] = dict(stages.identity)
+    summary["parse"] = _parse_summary(variant, card, line_templates, len(texts), truth)
+    summary["bag_stats"] = _bag_stats(splits)
     summary["time_steps_back"] = stages.steps_back
     summary["leakage"] = audit_splits({name: split.bags for name, split in splits.items()})
     check_audit(summary["leakage"], card.name)
@@ -136,7 +153,8 @@ def parse_log(name: str | DatasetCard, *, data_file: Path | None = None,
 
     Returns (L,) int32 template id of each line read, in log order, and the template texts (T,).
     """
-    stages = _parsed_stages(name, data_file, data_dir, max_lines, strict, quick, None, True)
+    stages = _parsed_stages(name, data_file, data_dir, max_lines, strict, quick, None, True,
+                            PrepVariant(), None)
     return stages.line_templates().astype(np.int32, copy=False), stages.texts
 
 
@@ -162,12 +180,15 @@ class _Parsed:
 
     def line_templates(self) -> np.ndarray:
         """(L,) template id of each line."""
+        if "line_template" in self.parse.arrays:  # a per-line parser (benchmark.data.parsers)
+            return self.parse.arrays["line_template"]
         return self.parse.arrays["content_template"][self.read.arrays["content_ids"]]
 
 
 def _parsed_stages(name: str | DatasetCard, data_file: Path | None, data_dir: Path | None,
                    max_lines: int | None, strict: bool, quick: bool,
-                   max_unparsed: float | None, verify: bool) -> _Parsed:
+                   max_unparsed: float | None, verify: bool, variant: PrepVariant,
+                   templates: Path | None) -> _Parsed:
     """Checks at the door, then the read (+ labels + masking) and parse stages, each from the
     cache when it holds a verified entry."""
     card = name if isinstance(name, DatasetCard) else load_card(name)
@@ -209,6 +230,10 @@ def _parsed_stages(name: str | DatasetCard, data_file: Path | None, data_dir: Pa
                                   card.checks.max_time_backstep_seconds, strict)
 
     n_contents = len(read.strings["contents"])
+    if variant.parser_name() != "drain":
+        parse_key, parse = _line_parse_stage(cache, read_key, read, card, variant, templates)
+        return _Parsed(card, path, limit, origin, cache, identity, steps_back, read_key, read,
+                       parse_key, parse)
     parse_key = config_hash("parse", STAGE_VERSIONS["parse"], read_key, asdict(card.drain))
     parse = cache.load("parse", parse_key, ("content_template",), ("templates",),
                        lambda e: _check_parse(e, n_contents))
@@ -218,6 +243,46 @@ def _parsed_stages(name: str | DatasetCard, data_file: Path | None, data_dir: Pa
                            {"templates": texts})
     return _Parsed(card, path, limit, origin, cache, identity, steps_back, read_key, read,
                    parse_key, parse)
+
+
+def _line_parse_stage(cache: StageCache, read_key: str, read: Entry, card: DatasetCard,
+                      variant: PrepVariant, templates: Path | None) -> tuple[str, Entry]:
+    """The parse stage of a per-line parser (tipping, ground truth): its key and entry."""
+    from benchmark.data.parsers import tipping_parse, truth_parse
+
+    n_lines = len(read.arrays["content_ids"])
+    settings = variant.identity(card, templates)
+    key = config_hash("parse", STAGE_VERSIONS["parse"], read_key, settings)
+    parse = cache.load("parse", key, ("line_template",), ("templates",),
+                       lambda e: _check_line_parse(e, n_lines))
+    if parse is not None:
+        return key, parse
+    if variant.parser_name() == "ground-truth":
+        ids, texts = truth_parse(Path(templates), n_lines)
+    else:
+        ids, texts = tipping_parse(read.strings["contents"], read.arrays["content_ids"],
+                                   variant.parser.option("threshold", 0.5))
+    return key, cache.save("parse", key, {"line_template": ids}, {"templates": texts},
+                           meta={"parser": str(variant.parser)})
+
+
+def _parse_summary(variant: PrepVariant, card: DatasetCard, line_templates: np.ndarray,
+                   n_templates: int, templates: Path | None) -> dict[str, Any]:
+    """{"parser", "templates", "ga", "truth_templates"}: the parse and, with a ground-truth
+    file, its grouping accuracy (benchmark.data.grouping)."""
+    from benchmark.data.grouping import parse_scores
+
+    scores = parse_scores(line_templates, n_templates,
+                          Path(templates) if templates is not None else None)
+    return {"parser": variant.axes(card)["parser"], **{k: scores[k] for k in
+                                                        ("templates", "ga", "truth_templates")}}
+
+
+def _bag_stats(splits: dict[str, EvalSplit]) -> dict[str, float]:
+    """Mean bag length (lines) and share of positive bags over every split's bags."""
+    lengths = np.concatenate([s.bags.lengths for s in splits.values()])
+    labels = np.concatenate([s.bags.labels for s in splits.values()])
+    return {"mean_length": float(lengths.mean()), "positive_share": float(labels.mean())}
 
 
 def resolve_data_dir(data_dir: Path | None) -> Path:
@@ -345,6 +410,15 @@ def _check_parse(entry: Entry, n_contents: int) -> None:
     if ids.shape != (n_contents,) or not texts:
         raise CacheInvalid(f"content_template has shape {ids.shape}, expected ({n_contents},)")
     if n_contents and (ids.min() < 0 or ids.max() >= len(texts)):
+        raise CacheInvalid(f"template ids outside [0, {len(texts)})")
+
+
+def _check_line_parse(entry: Entry, n_lines: int) -> None:
+    """One template id per line, each in [0, templates)."""
+    ids, texts = entry.arrays["line_template"], entry.strings["templates"]
+    if ids.shape != (n_lines,) or not texts:
+        raise CacheInvalid(f"line_template has shape {ids.shape}, expected ({n_lines},)")
+    if n_lines and (ids.min() < 0 or ids.max() >= len(texts)):
         raise CacheInvalid(f"template ids outside [0, {len(texts)})")
 
 

@@ -107,6 +107,52 @@ def delta_arg(text: str) -> float:
     return value
 
 
+def span_arg(text: str) -> Any:
+    """argparse type of `--window` / `--stride`: `60s`, `10m`, `1h`, `6h` or `100l`."""
+    from benchmark.data.variants import parse_span
+
+    try:
+        return parse_span(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def parser_arg(text: str) -> Any:
+    """argparse type of `--parser`: `drain[:depth=D][:sim=S]`, `tipping[:threshold=T]`,
+    `ground-truth`."""
+    from benchmark.data.variants import parse_parser
+
+    try:
+        return parse_parser(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def add_variant_options(parser: argparse.ArgumentParser) -> None:
+    """The sensitivity axes (benchmark.data.variants): each run once per combination."""
+    parser.add_argument("--window", nargs="+", type=span_arg, default=[], metavar="SPAN",
+                        help="bag windows to sweep: times (30s, 10m, 1h, 6h) or line counts "
+                             "(20l, 100l); default: the card's")
+    parser.add_argument("--stride", type=span_arg, default=None, metavar="SPAN",
+                        help="window step, same unit as the windows (default: the window, "
+                             "tumbling windows)")
+    parser.add_argument("--max-instances", nargs="+", type=positive_int_arg, default=[],
+                        metavar="N", help="longest bags to sweep (default: the card's)")
+    parser.add_argument("--parser", nargs="+", type=parser_arg, default=[], dest="parsers",
+                        metavar="PARSER",
+                        help="parsers to sweep: drain[:depth=D][:sim=S][:children=C], "
+                             "tipping[:threshold=T], ground-truth (needs --templates)")
+    parser.add_argument("--templates", action="append", default=[], type=data_file_arg,
+                        metavar="[NAME=]PATH",
+                        help="Loghub *_structured.csv of the dataset's input (EventId per "
+                             "line): the ground-truth parser, and every parser's grouping "
+                             "accuracy (repeatable)")
+    parser.add_argument("--vectors", nargs="+", default=[], metavar="KIND",
+                        choices=("word2vec", "hashed", "wordllama"),
+                        help="template vectors to sweep: word2vec (the card's), hashed, "
+                             "wordllama")
+
+
 def build_run_all_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="run_all.py",
@@ -134,6 +180,7 @@ def build_run_all_parser() -> argparse.ArgumentParser:
                         help="torch threads per run (default 1, whatever --jobs and --backend, "
                              "so that the records do not depend on the parallelism)")
     add_data_options(parser)
+    add_variant_options(parser)
     parser.add_argument("--set", action="append", default=[], metavar="MODEL.FIELD=VALUE",
                         type=override_arg, dest="overrides",
                         help="override a model config field, e.g. logbert.epochs=20 "
@@ -259,7 +306,8 @@ def _run_grid(args: argparse.Namespace, source: Any) -> Any:
         overrides=group_overrides(args.overrides), backend=args.backend,
         scheduler=args.scheduler, keep_checkpoints=args.keep_checkpoints,
         label_plans=label_plans(args), cross_domain=cross, loc_ks=tuple(args.loc_k),
-        sr_deltas=tuple(args.sr_delta))
+        sr_deltas=tuple(args.sr_delta), prep_variants=prep_variants(args),
+        templates=data_files_for(args.templates, datasets))
     if args.plan:
         _print_plan(options, source)
         return None
@@ -329,6 +377,18 @@ def cross_domain_spec(args: argparse.Namespace) -> Any:
                                tuple(dict.fromkeys(args.shots)),
                                RepresentationSpec(args.representation), args.finetune_steps,
                                args.finetune_lr)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+
+
+def prep_variants(args: argparse.Namespace) -> tuple[Any, ...]:
+    """The data variants of the sensitivity options (empty without any); raises UsageError."""
+    from benchmark.data.variants import expand_variants
+    from benchmark.grid import UsageError
+
+    try:
+        return expand_variants(args.window, args.stride, args.max_instances, args.parsers,
+                               args.vectors)
     except ValueError as err:
         raise UsageError(str(err)) from None
 

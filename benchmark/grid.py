@@ -10,6 +10,10 @@ plan instead, on training labels from the ALPHA pipeline, recorded as dataset `<
 In cross-domain mode (`--cross-domain`, benchmark.crossdomain) the datasets are the sources and
 the target of one pair, and every (model, seed) is trained on the sources and adapted with each
 K of `shots`, one record per (model, K, seed) under `runs/crossdomain/`.
+With data variants (`--window`, `--stride`, `--max-instances`, `--parser`, `--vectors`;
+benchmark.data.variants) every (model, seed) runs once per variant, on data prepared once per
+variant, recorded as dataset `<name>~<variant key>` (a variant equal to the card is the default
+run); the sensitivity report compares them (benchmark.report.sensitivity).
 """
 
 from __future__ import annotations
@@ -49,6 +53,9 @@ from benchmark.store import (
 
 log = logging.getLogger(__name__)
 
+VARIANT_KEY = "data_variant"
+"""The dataset-identity key of a data variant's parser / vector settings (benchmark.data.variants;
+its bagging and Drain settings are in the identity's card)."""
 DEFAULT_SEEDS = (0, 1, 2)
 
 
@@ -76,10 +83,14 @@ def pipeline_source() -> DataSource:
     from benchmark.data.identity import dataset_identity
     from benchmark.data.pipeline import prepare_dataset, resolve_data_dir
 
-    def identity(name: str, *, data_file, data_dir, max_lines, quick) -> dict:
-        return dataset_identity(load_card(name), data_file=data_file,
-                                data_dir=resolve_data_dir(data_dir), max_lines=max_lines,
-                                quick=quick)
+    def identity(name: str, *, data_file, data_dir, max_lines, quick, variant=None,
+                 templates=None) -> dict:
+        card = load_card(name)
+        found = dataset_identity(card if variant is None else variant.apply(card),
+                                 data_file=data_file, data_dir=resolve_data_dir(data_dir),
+                                 max_lines=max_lines, quick=quick)
+        extra = {} if variant is None else variant.identity(card, templates)
+        return found | ({VARIANT_KEY: extra} if extra else {})
 
     return DataSource(prepare=prepare_dataset, identity=identity)
 
@@ -121,6 +132,12 @@ class GridOptions:
     Their records name the dataset `<dataset>@<plan key>` (benchmark.labelling.grid)."""
     cross_domain: CrossDomainSpec | None = None
     """Cross-domain mode (`--cross-domain`): `datasets` must be its sources and target."""
+    prep_variants: tuple[Any, ...] = ()
+    """Data variants (benchmark.data.variants.PrepVariant): every run once per variant;
+    empty = the card's settings only."""
+    templates: dict[str, Path] = field(default_factory=dict)
+    """Loghub `*_structured.csv` per dataset (`--templates`): the ground-truth parser's input
+    and the grouping accuracy of any parser."""
 
 
 @dataclass
@@ -168,26 +185,49 @@ def run_grid(options: GridOptions, source: DataSource | None = None) -> GridOutc
                 continue
             log.info("%s: %d run(s) to do, %d already recorded", name, len(pending),
                      len(runs) - len(pending))
-            start = time.perf_counter()
-            dataset = source.prepare(name, data_file=options.data_files.get(name),
-                                     data_dir=options.data_dir, max_lines=options.max_lines,
-                                     strict=options.strict, quick=options.quick,
-                                     max_unparsed=options.max_unparsed, verify=options.verify)
-            context = RunContext(prepare_seconds=time.perf_counter() - start,
-                                 threads=options.threads, results_dir=options.results_dir,
-                                 keep_checkpoints=options.keep_checkpoints,
-                                 force=options.force, **environment)
-            for spec, error in _fan_out(pending, dataset, context, options):
-                if error is None:
-                    outcome.finished.append(spec.path)
-                elif isinstance(error, Elsewhere):
-                    outcome.skipped.append(spec.path)
-                else:
-                    outcome.failed.append((f"{spec.dataset}/{spec.model}/seed{spec.seed}", error))
+            for prep, group in _by_variant(pending):
+                start = time.perf_counter()
+                dataset = source.prepare(name, data_file=options.data_files.get(name),
+                                         data_dir=options.data_dir, max_lines=options.max_lines,
+                                         strict=options.strict, quick=options.quick,
+                                         max_unparsed=options.max_unparsed,
+                                         verify=options.verify,
+                                         **_variant_kwargs(prep, options.templates.get(name)))
+                context = RunContext(prepare_seconds=time.perf_counter() - start,
+                                     threads=options.threads, results_dir=options.results_dir,
+                                     keep_checkpoints=options.keep_checkpoints,
+                                     force=options.force, **environment)
+                for spec, error in _fan_out(group, dataset, context, options):
+                    if error is None:
+                        outcome.finished.append(spec.path)
+                    elif isinstance(error, Elsewhere):
+                        outcome.skipped.append(spec.path)
+                    else:
+                        outcome.failed.append((f"{spec.dataset}/{spec.model}/seed{spec.seed}",
+                                               error))
     finally:
         reports = ([None] if any(r.variant is None for r in all_runs) or not all_runs else [])
         _write_reports(outcome, options, reports + list(outcome.variants))
     return outcome
+
+
+def _by_variant(pending: list[RunSpec]) -> list[tuple[Any, list[RunSpec]]]:
+    """Pending runs grouped by data variant (None = the card's settings), in plan order."""
+    groups: dict[str, tuple[Any, list[RunSpec]]] = {}
+    for spec in pending:
+        groups.setdefault(spec.dataset.split("@")[0], (spec.prep, []))[1].append(spec)
+    return list(groups.values())
+
+
+def _variant_kwargs(prep: Any, templates: Path | None) -> dict[str, Any]:
+    """The extra `prepare` arguments of a data variant (none for the plain card, so injected
+    data sources without variants keep their signature)."""
+    out: dict[str, Any] = {}
+    if prep is not None:
+        out["variant"] = prep
+    if templates is not None:
+        out["templates"] = templates
+    return out
 
 
 def run_is_finished(run: RunSpec, results_dir: Path) -> bool:
@@ -330,10 +370,14 @@ def check_options(options: GridOptions) -> list[str]:
     bad_seeds = [s for s in options.seeds if not 0 <= s <= MAX_SEED]
     if bad_seeds:
         raise UsageError(f"--seeds must lie in 0..{MAX_SEED}, got {bad_seeds[0]}")
-    unknown_files = sorted(set(options.data_files) - set(options.datasets))
+    unknown_files = sorted((set(options.data_files) | set(options.templates))
+                           - set(options.datasets))
     if unknown_files:
-        raise UsageError(f"--data-file names dataset(s) not in --datasets: "
+        raise UsageError(f"--data-file / --templates name dataset(s) not in --datasets: "
                          f"{', '.join(unknown_files)}")
+    if options.prep_variants and options.cross_domain is not None:
+        raise UsageError("--window, --stride, --max-instances, --parser and --vectors do not "
+                         "combine with --cross-domain")
     models = expand_models(options.models)
     unknown_models = sorted(set(options.overrides) - set(models))
     if unknown_models:
@@ -356,8 +400,7 @@ def plan_dataset(name: str, models: list[str], options: GridOptions, source: Dat
             regular_file_stat(Path(data_file))  # os.stat only: a FIFO never blocks
         except DataError as err:
             raise DataError(f"{err} (data file for {name})") from None
-    identity = source.identity(name, data_file=data_file, data_dir=options.data_dir,
-                               max_lines=options.max_lines, quick=options.quick)
+    variants = _data_variants(name, data_file, options, source)
     runs = []
     for model in models:
         overrides = options.overrides.get(model, {})
@@ -368,16 +411,46 @@ def plan_dataset(name: str, models: list[str], options: GridOptions, source: Dat
         paper_row = getattr(model_class(model), "paper_row", None) or model
         variant = variant_of(config, quick=options.quick, default_config=resolve_config(model),
                              quick_config=resolve_config(model, quick=True))
-        for seed in dict.fromkeys(options.seeds):
-            for plan in options.label_plans or (None,):
-                run_name = name if plan is None else plan.dataset_name(name)
-                run_identity = identity if plan is None else identity | plan.identity()
-                runs.append(RunSpec(
-                    run_name, model, seed, config,
-                    config_hash(model, config, run_identity, seed, PROTOCOL_VERSION),
-                    record_path(options.results_dir, run_name, model, seed, variant),
-                    run_identity, overrides, paper_row, label_plan=plan, variant=variant))
+        for data_name, (prep, identity, extras) in variants.items():
+            for seed in dict.fromkeys(options.seeds):
+                for plan in options.label_plans or (None,):
+                    run_name = data_name if plan is None else plan.dataset_name(data_name)
+                    run_identity = identity if plan is None else identity | plan.identity()
+                    runs.append(RunSpec(
+                        run_name, model, seed, config,
+                        config_hash(model, config, run_identity, seed, PROTOCOL_VERSION),
+                        record_path(options.results_dir, run_name, model, seed, variant),
+                        run_identity, overrides, paper_row, label_plan=plan, variant=variant,
+                        prep=prep, data_variant=extras))
     return runs
+
+
+def _data_variants(name: str, data_file: Path | None, options: GridOptions, source: DataSource
+                   ) -> dict[str, tuple[Any, dict, dict | None]]:
+    """{records' dataset name: (PrepVariant or None, dataset identity, record extras)} of one
+    dataset: the card's own settings alone without `prep_variants`, else one entry per distinct
+    variant (a variant equal to the card is the plain dataset)."""
+    common = {"data_file": data_file, "data_dir": options.data_dir,
+              "max_lines": options.max_lines, "quick": options.quick}
+    if not options.prep_variants:
+        return {name: (None, source.identity(name, **common), None)}
+    from benchmark.data.cards import load_card
+    from benchmark.data.variants import variant_dataset_name
+
+    card = load_card(name)
+    templates = options.templates.get(name)
+    out: dict[str, tuple[Any, dict, dict | None]] = {}
+    for prep in options.prep_variants:
+        key = prep.key(card)
+        data_name = variant_dataset_name(name, key)
+        if data_name in out:
+            continue
+        if key is None:
+            out[data_name] = (None, source.identity(name, **common), None)
+            continue
+        identity = source.identity(name, **common, variant=prep, templates=templates)
+        out[data_name] = (prep, identity, {"key": key, "axes": prep.axes(card)})
+    return out
 
 
 def _fan_out(pending: list[RunSpec], dataset: PreparedDataset, context: RunContext,

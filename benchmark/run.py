@@ -49,6 +49,11 @@ class RunSpec:
     `dataset` is then `<base dataset>@<plan key>` and `identity` includes the plan."""
     variant: str | None = None
     """The run's variant folder (benchmark.layout: quick / `--set` configs); None = default."""
+    prep: Any = None
+    """The run's data variant (benchmark.data.variants.PrepVariant); None = the card's data.
+    `dataset` is then `<base dataset>~<variant key>` and `identity` includes the variant."""
+    data_variant: dict[str, Any] | None = None
+    """The data variant's key and axis values, recorded as `extras["data_variant"]`."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,8 @@ def run_one(spec: RunSpec, dataset: PreparedDataset, context: RunContext) -> Pat
 
     threads = context.threads or default_threads(jobs=1)
     extras: dict[str, Any] = {} if spec.variant is None else {"variant": spec.variant}
+    if spec.data_variant is not None:
+        extras["data_variant"] = spec.data_variant
     if spec.label_plan is not None:
         plan = spec.label_plan
         dataset, summary = plan.apply(dataset, spec.seed)

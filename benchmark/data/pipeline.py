@@ -60,6 +60,7 @@ from benchmark.data.cache import (
 )
 from benchmark.data.cards import DatasetCard, load_card
 from benchmark.data.download import verify_raw_file
+from benchmark.data.embedding import embed_templates
 from benchmark.data.errors import DataError
 from benchmark.data.inputs import check_time_order, check_unparsed, raise_if_unclean, too_few_bags
 from benchmark.data.leakage import audit_splits, check_audit
@@ -119,7 +120,9 @@ def prepare_dataset(name: str | DatasetCard, *, data_file: Path | None = None,
     embed = cache.load("embed", embed_key, ("vectors",),
                        check=lambda e: _check_embed(e, len(texts), dim))
     if embed is None:
-        vectors = template_vectors(kind, texts, counts, card.embedding)
+        vectors = (embed_templates(texts, counts, card.embedding).astype(np.float32, copy=False)
+                   if kind == "word2vec" else template_vectors(kind, texts, counts,
+                                                                card.embedding))
         embed = cache.save("embed", embed_key, {"vectors": vectors})
     templates = TemplateTable(texts, embed.arrays["vectors"])
 

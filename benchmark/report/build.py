@@ -11,6 +11,7 @@ from benchmark.report.crossdomain import write_crossdomain_report
 from benchmark.report.figures import write_figures
 from benchmark.report.oracle import oracle_table
 from benchmark.report.ranks import write_rank_report
+from benchmark.report.sensitivity import is_variant_record, write_sensitivity_report
 from benchmark.report.tables import build_tables, write_tables
 from benchmark.report.uncertainty import compute_uncertainty, with_score_values
 from benchmark.store import load_cross_domain_records, load_records
@@ -29,7 +30,10 @@ def build_report(results_dir: Path, loc_ks: tuple[int, ...] = (),
     (`table2_extra.*`): Loc@k and SR@δ recomputed from the runs' score files. The label-budget
     records (ALPHA) only feed the label-budget figures and the annotation-saved table
     (benchmark.report.budget); the cross-domain records (runs/crossdomain/) only the
-    cross-domain table and figure (benchmark.report.crossdomain).
+    cross-domain table and figure (benchmark.report.crossdomain); the data-variant records
+    (`<dataset>~<key>`, benchmark.data.variants) only the sensitivity tables and figures
+    (`sensitivity_<dataset>.*`, benchmark.report.sensitivity), beside their dataset's
+    default-settings records.
 
     reference_rows: add other papers' published numbers as separate rows of Table I
     (benchmark.report.reference_rows). The default-config records only; with `variant`
@@ -38,7 +42,8 @@ def build_report(results_dir: Path, loc_ks: tuple[int, ...] = (),
     paths. With no record, the tables still list the paper's numbers.
     """
     results_dir = Path(results_dir)
-    records = load_records(results_dir, variant)
+    every = load_records(results_dir, variant)
+    records = [r for r in every if not is_variant_record(r)]
     sub = () if variant is None else (variant,)
     tables_dir, figures_dir = (results_dir.joinpath("tables", *sub),
                                results_dir.joinpath("figures", *sub))
@@ -61,6 +66,7 @@ def build_report(results_dir: Path, loc_ks: tuple[int, ...] = (),
     paths += write_figures(plain, figures_dir)
     paths += write_rank_report(scored, tables_dir, figures_dir)
     paths += write_budget_report(records, tables_dir, figures_dir)
+    paths += write_sensitivity_report(every, tables_dir, figures_dir)
     cross = load_cross_domain_records(results_dir, variant)
     if variant is None or cross:
         paths += write_crossdomain_report(cross, tables_dir, figures_dir)

@@ -473,6 +473,9 @@ def build_benchmark_parser() -> argparse.ArgumentParser:
                        help="Loghub *_structured.csv (LineId, EventId): print grouping accuracy")
     parse.add_argument("--json", action="store_true",
                        help='print one JSON object {"lines", "templates", "ga", "truth_templates"}')
+    parse.add_argument("--parser", type=parser_arg, default=None, metavar="PARSER",
+                       help="drain[:depth=D][:sim=S][:children=C] (default: the card's Drain), "
+                            "tipping[:threshold=T], ground-truth (reads --truth)")
 
     localize = commands.add_parser(
         "localize", help="score your own log with a saved model: flagged windows and the lines "
@@ -569,6 +572,7 @@ def _parse(args: argparse.Namespace) -> int:
     from benchmark.data.errors import DataError
     from benchmark.data.grouping import parse_scores, write_line_templates
     from benchmark.data.pipeline import parse_log
+    from benchmark.data.variants import PrepVariant
 
     try:
         files = data_files_for(args.data_file, [args.dataset])
@@ -578,7 +582,9 @@ def _parse(args: argparse.Namespace) -> int:
             raise DataError(problem)
         line_templates, texts = parse_log(args.dataset, data_file=files.get(args.dataset),
                                           data_dir=args.data_dir, max_lines=args.max_lines,
-                                          strict=args.strict, quick=args.quick)
+                                          strict=args.strict, quick=args.quick,
+                                          variant=PrepVariant(parser=args.parser),
+                                          templates=args.truth)
         result = parse_scores(line_templates, len(texts), args.truth)
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)

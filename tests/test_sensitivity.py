@@ -12,7 +12,7 @@ import pytest
 from data_samples import write_bgl_log
 from loghub import loghub_file
 
-from benchmark.cli import run_all_main
+from benchmark.cli import benchmark_main, run_all_main
 from benchmark.data.bagging import make_bags
 from benchmark.data.cards import SplitSpec, load_card
 from benchmark.data.errors import DataError
@@ -235,3 +235,16 @@ def test_sweep_writes_the_sensitivity_report_and_reruns_nothing(tmp_path, capsys
     assert record["extras"]["data_variant"]["key"] == "window-30s"
     assert run_all_main(argv) == 0
     assert "0 finished, 6 already recorded" in capsys.readouterr().out
+
+
+def test_parse_command_scores_every_parser(tmp_path, capsys):
+    log_file, truth = loghub_file("BGL_2k.log"), loghub_file("BGL_2k.log_structured.csv")
+    results = {}
+    for parser in ("ground-truth", "tipping", "drain:sim=0.7"):
+        assert benchmark_main(["parse", "bgl", "--data-file", str(log_file), "--truth",
+                               str(truth), "--parser", parser, "--json", "--data-dir",
+                               str(tmp_path)]) == 0
+        results[parser] = json.loads(capsys.readouterr().out)
+    assert results["ground-truth"]["ga"] == 1.0
+    assert results["ground-truth"]["templates"] == 120
+    assert results["tipping"]["ga"] < results["drain:sim=0.7"]["ga"] < 1.0

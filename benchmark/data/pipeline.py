@@ -150,14 +150,17 @@ def prepare_dataset(name: str | DatasetCard, *, data_file: Path | None = None,
 
 def parse_log(name: str | DatasetCard, *, data_file: Path | None = None,
               data_dir: Path | None = None, max_lines: int | None = None, strict: bool = False,
-              quick: bool = False) -> tuple[np.ndarray, tuple[str, ...]]:
+              quick: bool = False, variant: PrepVariant | None = None,
+              templates: Path | None = None) -> tuple[np.ndarray, tuple[str, ...]]:
     """The read and parse stages of `prepare_dataset` only (same reader, masking, Drain, cache,
-    same checks at the door).
+    same checks at the door); `variant` / `templates` choose the parser as in prepare_dataset.
 
     Returns (L,) int32 template id of each line read, in log order, and the template texts (T,).
     """
-    stages = _parsed_stages(name, data_file, data_dir, max_lines, strict, quick, None, True,
-                            PrepVariant(), None)
+    variant = variant or PrepVariant()
+    card = name if isinstance(name, DatasetCard) else load_card(name)
+    stages = _parsed_stages(variant.apply(card), data_file, data_dir, max_lines, strict, quick,
+                            None, True, variant, templates)
     return stages.line_templates().astype(np.int32, copy=False), stages.texts
 
 

@@ -378,6 +378,8 @@ def check_options(options: GridOptions) -> list[str]:
     if options.prep_variants and options.cross_domain is not None:
         raise UsageError("--window, --stride, --max-instances, --parser and --vectors do not "
                          "combine with --cross-domain")
+    if options.prep_variants:
+        _check_variants(options)
     models = expand_models(options.models)
     unknown_models = sorted(set(options.overrides) - set(models))
     if unknown_models:
@@ -387,6 +389,23 @@ def check_options(options: GridOptions) -> list[str]:
     except OSError as err:
         raise UsageError(f"--results-dir {options.results_dir} is not writable: {err}") from None
     return models
+
+
+def _check_variants(options: GridOptions) -> None:
+    """Every data variant applies to every dataset's card (stride and window of one unit, the
+    stride no longer than the window) and a ground-truth parser has its `--templates`."""
+    from benchmark.data.cards import load_card
+
+    for name in options.datasets:
+        card = load_card(name)
+        for variant in options.prep_variants:
+            try:
+                variant.apply(card)
+            except DataError as err:
+                raise UsageError(f"{name}: {err}") from None
+            if variant.parser_name() == "ground-truth" and name not in options.templates:
+                raise UsageError(f"--parser ground-truth needs --templates {name}=PATH (a "
+                                 "Loghub *_structured.csv with an EventId per line of the input)")
 
 
 def plan_dataset(name: str, models: list[str], options: GridOptions, source: DataSource

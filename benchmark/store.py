@@ -46,7 +46,8 @@ from benchmark.records import BadRecord, RunRecord, plain
 log = logging.getLogger(__name__)
 
 LIBRARIES = {"torch": "torch", "numpy": "numpy", "sklearn": "scikit-learn",
-             "drain3": "drain3", "gensim": "gensim"}
+             "drain3": "drain3", "gensim": "gensim", "tipping": "tipping",
+             "wordllama": "wordllama"}
 _REPO_ROOT = Path(__file__).resolve().parents[1]
 _TEMP_GLOB = ".seed*.json.*.tmp"
 _RECORD_NAME = re.compile(r"seed[0-9]+\.json")

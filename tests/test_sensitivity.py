@@ -248,3 +248,20 @@ def test_parse_command_scores_every_parser(tmp_path, capsys):
     assert results["ground-truth"]["ga"] == 1.0
     assert results["ground-truth"]["templates"] == 120
     assert results["tipping"]["ga"] < results["drain:sim=0.7"]["ga"] < 1.0
+
+
+@pytest.mark.parametrize(("axes", "message"), [
+    (["--window", "100l", "--stride", "10s"], "must both be times or both line counts"),
+    (["--window", "30s", "--stride", "1m"], "longer than --window"),
+    (["--parser", "ground-truth"], "needs --templates synthetic=PATH"),
+    (["--window", "60"], "expected a span"),
+    (["--parser", "spell"], "unknown parser"),
+])
+def test_bad_axes_exit_2_before_any_work(tmp_path, capsys, axes, message):
+    argv = ["--models", "counts_lr", "--quick", "--plan", "--results-dir", str(tmp_path), *axes]
+    try:
+        code = run_all_main(argv)
+    except SystemExit as stop:  # argparse's own refusal of a bad value
+        code = stop.code
+    assert code == 2
+    assert message in capsys.readouterr().err

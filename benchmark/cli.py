@@ -500,6 +500,17 @@ def build_benchmark_parser() -> argparse.ArgumentParser:
     localize.add_argument("--results-dir", type=Path, default=Path("results"),
                           help="where the saved models are (default: results/)")
     localize.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+
+    compare = commands.add_parser(
+        "compare-records", help="are two record sets equivalent (issue 24's rule)? one line "
+                                "per model with the deltas of mean AUC, F1, Loc@3, SR")
+    compare.add_argument("old", help="a results directory or a git revision (its committed "
+                                     "results/runs)")
+    compare.add_argument("new", help="a results directory or a git revision")
+    compare.add_argument("--dataset", default="synthetic", help="dataset (default: synthetic)")
+    compare.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
+                         help="seeds compared (default: 0 1 2)")
+    compare.add_argument("--markdown", action="store_true", help="print a Markdown table")
     return parser
 
 
@@ -509,7 +520,8 @@ def benchmark_main(argv: list[str] | None = None) -> int:
     args = build_benchmark_parser().parse_args(argv)
     _configure_logging(args.verbose)
     command = {"describe": _describe, "download": _download, "models": _models,
-               "parse": _parse, "localize": _localize}[args.command]
+               "parse": _parse, "localize": _localize,
+               "compare-records": _compare_records}[args.command]
     try:
         return command(args)
     except KeyboardInterrupt:
@@ -547,6 +559,12 @@ def check_output(output: Path | None, inputs: list[Path]) -> str | None:
     if not os.access(folder, os.W_OK | os.X_OK):
         return f"--output {output}: the folder {folder} is not writable"
     return None
+
+
+def _compare_records(args: argparse.Namespace) -> int:
+    from benchmark.equivalence import compare_main
+
+    return compare_main(args.old, args.new, args.dataset, args.seeds, args.markdown)
 
 
 def _describe(args: argparse.Namespace) -> int:

@@ -215,7 +215,16 @@ def _rebuild(path: Path, payload: dict, device: torch.device | str,
     identity_dict = json.loads(payload["dataset_identity"])
     return SavedModel(model, payload["dataset"], name, int(payload["seed"]),
                       payload["config_hash"], float(payload["threshold"]),
-                      identity_dict.get("card", {}), identity_dict, templates, path)
+                      scored_card(identity_dict), identity_dict, templates, path)
+
+
+def scored_card(identity: dict[str, Any]) -> dict[str, Any]:
+    """The card of the data a saved model scores: its dataset identity's, or for a
+    cross-domain run (benchmark.crossdomain) its target's."""
+    cross = identity.get("cross_domain")
+    if isinstance(cross, dict):
+        return cross.get("target", {}).get("card", {})
+    return identity.get("card", {})
 
 
 def _state_payload(model: Any) -> dict[str, Any]:

@@ -61,6 +61,20 @@ class CrossDomainModel(Protocol):
     def adapt(self, support: BagSet, steps: int, lr: float) -> Any: ...
 
 
+@runtime_checkable
+class HasHistory(Protocol):
+    """Keeps its training history (benchmark.trainer.TrainHistory) in `history_` after fit."""
+
+    history_: Any
+
+
+@runtime_checkable
+class HasNetwork(Protocol):
+    """Keeps its fitted torch network in `net_` (None before fit)."""
+
+    net_: Any
+
+
 def needs_torch(model_or_class: Any) -> bool:
     """Whether the harness must run a model (instance or registered class) with torch."""
     if isinstance(model_or_class, type):

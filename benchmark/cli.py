@@ -56,6 +56,19 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
                         help="smoke test: small synthetic data and each model's quick settings")
 
 
+def data_request(args: argparse.Namespace, datasets: list[str],
+                 templates: list[tuple[str | None, Path]] = ()) -> Any:
+    """The `DataRequest` (benchmark.data.request) of the shared data options (and the
+    `--templates` items), for `datasets`; raises DataError (exit 2) for a bad value."""
+    from benchmark.data.request import DataRequest
+
+    return DataRequest(data_dir=args.data_dir,
+                       data_files=data_files_for(args.data_file, datasets),
+                       max_lines=args.max_lines, strict=args.strict, quick=args.quick,
+                       max_unparsed=args.max_unparsed, verify=not args.no_verify,
+                       templates=data_files_for(list(templates), datasets))
+
+
 def data_files_for(items: list[tuple[str | None, Path]], datasets: list[str]) -> dict[str, Path]:
     """The `--data-file` items as {dataset: path}; a bare PATH needs exactly one dataset.
 
@@ -299,15 +312,12 @@ def _run_grid(args: argparse.Namespace, source: Any) -> Any:
     datasets = list(cross.datasets) if cross is not None else args.datasets
     options = GridOptions(
         datasets=tuple(datasets), models=tuple(args.models), seeds=tuple(args.seeds),
-        device=args.device, jobs=args.jobs, threads=args.threads, quick=args.quick,
-        data_dir=args.data_dir, data_files=data_files_for(args.data_file, datasets),
-        max_lines=args.max_lines, results_dir=args.results_dir, force=args.force,
-        strict=args.strict, max_unparsed=args.max_unparsed, verify=not args.no_verify,
+        device=args.device, jobs=args.jobs, threads=args.threads,
+        data=data_request(args, datasets, args.templates), results_dir=args.results_dir, force=args.force,
         overrides=group_overrides(args.overrides), backend=args.backend,
         scheduler=args.scheduler, keep_checkpoints=args.keep_checkpoints,
         label_plans=label_plans(args), cross_domain=cross, loc_ks=tuple(args.loc_k),
-        sr_deltas=tuple(args.sr_delta), prep_variants=prep_variants(args),
-        templates=data_files_for(args.templates, datasets))
+        sr_deltas=tuple(args.sr_delta), prep_variants=prep_variants(args))
     if args.plan:
         _print_plan(options, source)
         return None
@@ -482,7 +492,12 @@ def build_benchmark_parser() -> argparse.ArgumentParser:
                          "that most likely caused them")
     localize.add_argument("--model", required=True, help="registered model name, e.g. logmilp")
     localize.add_argument("--trained-on", required=True, metavar="DATASET",
-                          help="the dataset the saved model was trained on, e.g. synthetic, bgl")
+                          help="the dataset the saved model was trained on, e.g. synthetic, bgl "
+                               "(a cross-domain run: its pair, e.g. 'synthetic→synthetic-b', "
+                               "with --shots)")
+    localize.add_argument("--shots", type=int, default=None, metavar="K",
+                          help="a cross-domain run's K (its model adapted with K shots per "
+                               "class; --trained-on names the pair)")
     localize.add_argument("--seed", type=int, default=0, help="the run's seed (default: 0)")
     localize.add_argument("--variant", default=None, metavar="NAME",
                           help="the run's variant folder: quick for a --quick run, quick-<h> or "
@@ -570,14 +585,10 @@ def _compare_records(args: argparse.Namespace) -> int:
 def _describe(args: argparse.Namespace) -> int:
     from benchmark.data.describe import format_summary
     from benchmark.data.errors import DataError
-    from benchmark.data.pipeline import prepare_dataset
+    from benchmark.data.request import pipeline_source
 
     try:
-        files = data_files_for(args.data_file, [args.dataset])
-        data = prepare_dataset(args.dataset, data_file=files.get(args.dataset),
-                               data_dir=args.data_dir, max_lines=args.max_lines,
-                               strict=args.strict, quick=args.quick,
-                               max_unparsed=args.max_unparsed, verify=not args.no_verify)
+        data = data_request(args, [args.dataset]).prepare(args.dataset, pipeline_source())
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -593,14 +604,14 @@ def _parse(args: argparse.Namespace) -> int:
     from benchmark.data.variants import PrepVariant
 
     try:
-        files = data_files_for(args.data_file, [args.dataset])
-        problem = check_output(args.output, [*files.values(), *([args.truth] if args.truth
-                                                                else [])])
+        request = data_request(args, [args.dataset])
+        problem = check_output(args.output, [*request.data_files.values(),
+                                             *([args.truth] if args.truth else [])])
         if problem is not None:
             raise DataError(problem)
-        line_templates, texts = parse_log(args.dataset, data_file=files.get(args.dataset),
-                                          data_dir=args.data_dir, max_lines=args.max_lines,
-                                          strict=args.strict, quick=args.quick,
+        line_templates, texts = parse_log(args.dataset, data_file=request.data_file(args.dataset),
+                                          data_dir=request.data_dir, max_lines=request.max_lines,
+                                          strict=request.strict, quick=request.quick,
                                           variant=PrepVariant(parser=args.parser),
                                           templates=args.truth)
         result = parse_scores(line_templates, len(texts), args.truth)
@@ -635,7 +646,7 @@ def _localize(args: argparse.Namespace) -> int:
     try:
         result = localize(args.model, args.trained_on, args.log, seed=args.seed,
                           fmt=args.format, top=args.top, results_dir=args.results_dir,
-                          device=args.device, variant=args.variant)
+                          device=args.device, variant=args.variant, shots=args.shots)
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

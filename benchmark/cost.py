@@ -1,9 +1,11 @@
 """The cost ledger of a run: what fitting and evaluating a model cost, recorded in `timings`.
 
 Keys (all numbers; a key is absent when it does not apply):
-- `fit_seconds`, `evaluate_seconds`: wall time (`time.perf_counter`);
-- `fit_cpu_seconds`, `evaluate_cpu_seconds`: CPU time of the whole process over the same span
-  (`time.process_time`, all threads: above the wall time when torch uses several threads);
+- `fit_seconds`, `adapt_seconds` (cross-domain: the K-shot adaptation), `evaluate_seconds`: wall
+  time (`time.perf_counter`);
+- `fit_cpu_seconds`, `adapt_cpu_seconds`, `evaluate_cpu_seconds`: CPU time of the whole process
+  over the same span (`time.process_time`, all threads: above the wall time when torch uses
+  several threads);
 - `peak_rss_mb`: peak resident memory (MiB) of the process during fit + evaluation when the
   kernel lets the peak be reset (Linux `/proc/self/clear_refs`, `peak_rss_scope_run` = 1), else
   the process's peak since it started (`peak_rss_scope_run` = 0: includes earlier runs and data
@@ -26,7 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-PHASES = ("fit", "evaluate")
+PHASES = ("fit", "adapt", "evaluate")
 
 
 class CostLedger:
@@ -68,7 +70,10 @@ class CostLedger:
         params = parameter_count(model)
         if params is not None:
             out["parameters"] = params
-        steps = getattr(getattr(model, "history_", None), "steps", None)
+        from benchmark.capabilities import HasHistory
+
+        history = model.history_ if isinstance(model, HasHistory) else None
+        steps = None if history is None else history.steps
         if steps is not None:
             out["train_steps"] = int(steps)
         summary = ((extras or {}).get("label_budget") or {}).get("summary", {})
@@ -85,8 +90,14 @@ class CostLedger:
 
 def parameter_count(model: Any) -> int | None:
     """Parameters of the model's fitted network (`net_`), None when it has none."""
-    net = getattr(model, "net_", None)
-    if net is None or not hasattr(net, "parameters"):
+    from benchmark.capabilities import HasNetwork
+
+    net = model.net_ if isinstance(model, HasNetwork) else None
+    if net is None:
+        return None
+    from torch import nn  # a model with a network has imported torch already
+
+    if not isinstance(net, nn.Module):
         return None
     return int(sum(p.numel() for p in net.parameters()))
 

@@ -14,6 +14,25 @@ Every path component is a name (no separator, no `..`, no leading dot), and ever
 checked to resolve inside the results folder (a symlink pointing out is refused). Readers open
 only regular files, never through a symlink and never a FIFO (`read_regular`); directory scans
 (`scan_files`) skip symlinks and special files with a warning naming them. No torch import.
+
+`RunKey` is a run's full identity in the results folder and `ResultsLayout` the one object that
+turns a key into every path of the run (record, scores, model, checkpoint) and gives the report's
+folders (tables, figures); the module-level functions below are thin wrappers over it. Keys:
+
+- a ground-truth run: `RunKey(dataset, model, seed[, variant])`;
+- a data-preparation variant (benchmark.data.variants: window, stride, max instances, parser,
+  vectors): `data_variant=<variant key>`; dataset folder `<dataset>~<variant key>`;
+- a label-budget run: `label_plan=<plan key>`; its records' dataset folder (and the record's
+  `dataset`) is `<dataset>[~<variant key>]@<plan key>` (`RunKey.record_dataset`);
+- a cross-domain run: `dataset` = the pair `<sources>→<target>[@<representation>]`, `shots=K`:
+  under `runs/crossdomain/` (`models/crossdomain/`, `checkpoints/crossdomain/`), with a
+  `shots<K>` folder after the variant folder.
+
+Extension point (new run axes): add ONE field to `RunKey` whose default means "as before" and
+add its path component in `RunKey.parts` / `record_dataset` only when it differs from the
+default, so every existing record keeps its path; the planners set it, `ResultsLayout` places
+it, nothing else learns about it (the data-preparation variants were added this way: a new
+preparation axis only extends the variant key, benchmark.data.variants).
 """
 
 from __future__ import annotations
@@ -26,6 +45,7 @@ import os
 import re
 import stat
 from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +66,18 @@ def check_name(kind: str, name: str) -> str:
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise LayoutError(f"{kind} {name!r} is not a name: use lowercase letters, digits, '_' "
                           "and '-' (a name, not a path)")
+    return name
+
+
+PAIR_PATTERN = re.compile(r"{n}(\+{n})*→{n}(@{n})?".replace("{n}", NAME_PATTERN.pattern))
+"""A cross-domain pair: `<source>[+<source>…]→<target>[@<representation>]`."""
+
+
+def check_pair(kind: str, name: str) -> str:
+    """`name` when it is a cross-domain pair name (PAIR_PATTERN); else LayoutError."""
+    if not isinstance(name, str) or not PAIR_PATTERN.fullmatch(name):
+        raise LayoutError(f"{kind} {name!r} is not a cross-domain pair: expected "
+                          "<source>[+<source>…]→<target>[@<representation>]")
     return name
 
 
@@ -86,42 +118,135 @@ def inside(results_dir: Path, path: Path) -> Path:
     return Path(path)
 
 
+PLAN_SEPARATOR = "@"
+"""Between a dataset and a label plan key in a label-budget run's dataset name."""
+DATA_VARIANT_SEPARATOR = "~"
+"""Between a dataset and a data variant key (benchmark.data.variants.VARIANT_SEPARATOR)."""
+CROSS_DOMAIN_DIR = "crossdomain"
+
+
+@dataclass(frozen=True)
+class RunKey:
+    """Where one run lives: see the module docstring (every default adds no path component)."""
+
+    dataset: str
+    """The base dataset (a card name), or a cross-domain pair."""
+    model: str
+    seed: int
+    variant: str | None = None
+    """The config variant folder (quick / quick-<h> / cfg-<h>); None = the default config."""
+    label_plan: str | None = None
+    """The label-budget plan key (benchmark.labelling.grid.LabelPlan.key); None = ground truth."""
+    shots: int | None = None
+    """K of a cross-domain run (benchmark.crossdomain); None = not cross-domain."""
+    data_variant: str | None = None
+    """The data-preparation variant key (benchmark.data.variants); None = the card's data."""
+
+    @property
+    def data_name(self) -> str:
+        """The name of the data the run sees: `<dataset>[~<data variant key>]`."""
+        if self.data_variant is None:
+            return self.dataset
+        return f"{self.dataset}{DATA_VARIANT_SEPARATOR}{self.data_variant}"
+
+    @property
+    def record_dataset(self) -> str:
+        """The dataset name a record of this run carries (and its dataset folder)."""
+        if self.label_plan is None:
+            return self.data_name
+        return f"{self.data_name}{PLAN_SEPARATOR}{self.label_plan}"
+
+    @property
+    def cross_domain(self) -> bool:
+        return self.shots is not None
+
+    def parts(self) -> tuple[str, ...]:
+        """The folders of the run below an area (`runs`, `models`)."""
+        return (*self._head(), *([self.variant] if self.variant else []),
+                *([f"shots{int(self.shots)}"] if self.shots is not None else ()))
+
+    def fit_key(self) -> RunKey:
+        """The key of what the run trains (cross-domain: every K shares one training)."""
+        return replace(self, shots=None) if self.shots is not None else self
+
+    def _head(self) -> tuple[str, ...]:
+        return (*([CROSS_DOMAIN_DIR] if self.shots is not None else ()), self.record_dataset,
+                self.model)
+
+    def checkpoint_parts(self) -> tuple[str, ...]:
+        """The folders of the run's checkpoint below `checkpoints/` (the file name carries the
+        config hash, so no variant level)."""
+        return self._head()
+
+
+@dataclass(frozen=True)
+class ResultsLayout:
+    """Every path under one results folder (see the module docstring)."""
+
+    root: Path
+
+    def record(self, key: RunKey) -> Path:
+        """`runs/<parts>/seed<k>.json`: the run's record."""
+        return self._file("runs", key.parts(), f"seed{int(key.seed)}.json")
+
+    def model(self, key: RunKey) -> Path:
+        """`models/<parts>/seed<k>.pt`: the run's saved model."""
+        return self._file("models", key.parts(), f"seed{int(key.seed)}.pt")
+
+    def scores(self, key: RunKey) -> Path:
+        """`models/<parts>/seed<k>.scores.npz`: the run's test scores."""
+        return self._file("models", key.parts(), f"seed{int(key.seed)}.scores.npz")
+
+    def checkpoint(self, key: RunKey, config_hash: str) -> Path:
+        """`checkpoints/<dataset>/<model>/seed<k>-<hash[:16]>.pt`: the run's end-of-epoch
+        checkpoint (`config_hash`: the hash of what it trains)."""
+        return self._file("checkpoints", key.checkpoint_parts(),
+                          f"seed{int(key.seed)}-{config_hash[:16]}.pt")
+
+    def tables(self, variant: str | None = None) -> Path:
+        """Where the report's tables go (a variant's in `tables/<variant>/`)."""
+        return Path(self.root).joinpath("tables", *([check_variant(variant)] if variant else []))
+
+    def figures(self, variant: str | None = None) -> Path:
+        """Where the report's figures go (a variant's in `figures/<variant>/`)."""
+        return Path(self.root).joinpath("figures", *([check_variant(variant)] if variant else []))
+
+    def _file(self, area: str, parts: tuple[str, ...], filename: str) -> Path:
+        path = Path(self.root) / area
+        for part in (*parts, filename):
+            path = path / _component(part)
+        return inside(self.root, path)
+
+
 def run_file(results_dir: Path, area: str, dataset: str, model: str, variant: str | None,
              filename: str) -> Path:
     """`<results>/<area>/<dataset>/<model>[/<variant>]/<filename>`, checked (see module doc)."""
-    parts = [dataset, model] + ([variant] if variant else []) + [filename]
-    path = Path(results_dir) / area
-    for part in parts:
-        path = path / _component(part)
-    return inside(results_dir, path)
+    return ResultsLayout(Path(results_dir))._file(
+        area, (dataset, model, *([variant] if variant else [])), filename)
 
 
 def record_path(results_dir: Path, dataset: str, model: str, seed: int,
                 variant: str | None = None) -> Path:
     """Where the record of one run lives."""
-    return run_file(results_dir, "runs", dataset, model, variant, f"seed{seed}.json")
+    return ResultsLayout(Path(results_dir)).record(RunKey(dataset, model, seed, variant))
 
 
 def model_path(results_dir: Path, dataset: str, model: str, seed: int,
                variant: str | None = None) -> Path:
     """Where the saved model of one run lives."""
-    return run_file(results_dir, "models", dataset, model, variant, f"seed{seed}.pt")
+    return ResultsLayout(Path(results_dir)).model(RunKey(dataset, model, seed, variant))
 
 
 def scores_path(results_dir: Path, dataset: str, model: str, seed: int,
                 variant: str | None = None) -> Path:
     """Where the test scores of one run live."""
-    return run_file(results_dir, "models", dataset, model, variant, f"seed{seed}.scores.npz")
+    return ResultsLayout(Path(results_dir)).scores(RunKey(dataset, model, seed, variant))
 
 
 def checkpoint_path(results_dir: Path, dataset: str, model: str, seed: int,
                     config_hash: str) -> Path:
     """Where the checkpoint of one run lives (unique per config hash, so no variant level)."""
-    return run_file(results_dir, "checkpoints", dataset, model, None,
-                    f"seed{seed}-{config_hash[:16]}.pt")
-
-
-CROSS_DOMAIN_DIR = "crossdomain"
+    return ResultsLayout(Path(results_dir)).checkpoint(RunKey(dataset, model, seed), config_hash)
 
 
 def cross_domain_record_path(results_dir: Path, pair: str, model: str, shots: int,
@@ -130,12 +255,8 @@ def cross_domain_record_path(results_dir: Path, pair: str, model: str, shots: in
     `<results>/runs/crossdomain/<pair>/<model>/[<variant>/]shots<K>/seed<k>.json` (checked like
     run_file). Only `--quick` cross-domain runs get a variant folder: the committed full-data
     records were run with `--set` overrides at the default path."""
-    path = Path(results_dir) / "runs"
-    parts = (CROSS_DOMAIN_DIR, pair, model, *([variant] if variant else []),
-             f"shots{int(shots)}", f"seed{int(seed)}.json")
-    for part in parts:
-        path = path / _component(part)
-    return inside(results_dir, path)
+    return ResultsLayout(Path(results_dir)).record(RunKey(pair, model, seed, variant,
+                                                          shots=int(shots)))
 
 
 def record_variant(extras: dict[str, Any]) -> str | None:

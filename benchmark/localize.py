@@ -15,14 +15,14 @@ naming the file.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmark.artifacts import ArtifactError, SavedModel, load_model, model_path
+from benchmark.artifacts import ArtifactError, SavedModel, load_model
 from benchmark.data.bagging import make_bags
 from benchmark.data.bagset import BagSet, TemplateTable
 from benchmark.data.cards import DatasetCard, card_from_dict
@@ -31,8 +31,15 @@ from benchmark.data.inputs import check_unparsed
 from benchmark.data.matching import UNKNOWN, TemplateMatcher
 from benchmark.data.parsing import DistinctContents
 from benchmark.data.readers import LogReader, fill_timestamps, open_binary
-from benchmark.layout import LayoutError, check_name, check_variant
-from benchmark.store import list_variants, read_record, record_path
+from benchmark.layout import (
+    LayoutError,
+    ResultsLayout,
+    RunKey,
+    check_name,
+    check_pair,
+    check_variant,
+)
+from benchmark.store import list_variants, read_record
 
 log = logging.getLogger(__name__)
 
@@ -42,17 +49,26 @@ MAX_UNKNOWN_EXAMPLES = 5
 
 def localize(model: str, trained_on: str, log_file: Path, *, seed: int = 0,
              fmt: str | None = None, top: int = 3, results_dir: Path = Path("results"),
-             device: str = "cpu", variant: str | None = None) -> dict[str, Any]:
+             device: str = "cpu", variant: str | None = None,
+             shots: int | None = None) -> dict[str, Any]:
     """The flagged windows of `log_file` under the saved (trained_on, model, seed[, variant])
-    run, as a JSON-able dict (see `benchmark.report.localize_html` for the page)."""
+    run, as a JSON-able dict (see `benchmark.report.localize_html` for the page). With `shots`
+    K: the cross-domain run of the pair `trained_on` adapted with K shots (its log is read with
+    the target's card)."""
     if top < 1:
         raise DataError(f"--top must be ≥ 1, got {top}")
     try:
         check_name("--model", model)
-        check_name("--trained-on", trained_on)
+        if shots is None:
+            check_name("--trained-on", trained_on)
+        else:
+            check_pair("--trained-on", trained_on)
+            if shots < 0:
+                raise DataError(f"--shots must be ≥ 0, got {shots}")
         if variant is not None:
             check_variant(variant)
-        saved = _load(results_dir, trained_on, model, seed, device, variant)
+        key = RunKey(trained_on, model, seed, variant, shots=shots)
+        saved = _load(ResultsLayout(results_dir), key, device)
     except LayoutError as err:
         raise DataError(str(err)) from None
     card = card_from_dict(saved.card, f"{saved.path} (its dataset card)")
@@ -116,12 +132,11 @@ def localize(model: str, trained_on: str, log_file: Path, *, seed: int = 0,
     }
 
 
-def _load(results_dir: Path, dataset: str, model: str, seed: int, device: str,
-          variant: str | None) -> SavedModel:
-    path = model_path(results_dir, dataset, model, seed, variant)
-    if variant is None and not path.exists():
-        others = [v for v in list_variants(results_dir)
-                  if model_path(results_dir, dataset, model, seed, v).is_file()]
+def _load(layout: ResultsLayout, key: RunKey, device: str) -> SavedModel:
+    path = layout.model(key)
+    if key.variant is None and not path.exists():
+        others = [v for v in list_variants(layout.root)
+                  if layout.model(replace(key, variant=v)).is_file()]
         if others:
             raise DataError(f"{path}: no saved default-config model; saved variant(s) of this "
                             f"run: {', '.join(others)} (pass --variant {others[0]})")
@@ -129,7 +144,7 @@ def _load(results_dir: Path, dataset: str, model: str, seed: int, device: str,
         saved = load_model(path, device)
     except ArtifactError as err:
         raise DataError(str(err)) from None
-    where = record_path(results_dir, dataset, model, seed, variant)
+    where = layout.record(key)
     record = read_record(where)
     if record is not None and record.config_hash != saved.config_hash:
         raise DataError(f"{path}: saved by another run than the record {where} (config hash "

@@ -62,6 +62,8 @@ class BagModel(ABC):
 
     name: ClassVar[str]
     config_class: ClassVar[type]
+    paper_row: ClassVar[str | None] = None
+    """The model's row name in the LogMILP paper's tables (None: not in the paper)."""
     quick_overrides: ClassVar[dict[str, Any]] = {}
     """Config fields replaced for `--quick` smoke runs (the defaults stay the papers')."""
 

@@ -115,8 +115,8 @@ def data_need(name: str, options, cost: CostModel) -> DataNeed:
         card = load_card(name)
     except DataError:  # a dataset of an injected data source (tests), not a card
         return DataNeed(name, "(data source)", True, None, None)
-    limit = options.max_lines or card.max_lines
-    data_file = options.data_files.get(name)
+    limit = options.data.max_lines or card.max_lines
+    data_file = options.data.data_file(name)
     if data_file is None and card.generator is not None:
         lines = card.generator.quick_lines if options.quick else card.generator.lines
         return DataNeed(name, f"generated ({lines:,} lines, no download)", True, None,
@@ -125,7 +125,8 @@ def data_need(name: str, options, cost: CostModel) -> DataNeed:
         path = Path(data_file)
         fetch = None
     else:
-        path = resolve_data_dir(options.data_dir) / "raw" / name / (card.source.filename or "?")
+        raw = resolve_data_dir(options.data.data_dir) / "raw"
+        path = raw / name / (card.source.filename or "?")
         fetch = f"python -m benchmark download {name}" if card.source.url else None
     present = path.exists()  # a directory or FIFO is there but unusable: see `problem`
     lines = estimate_lines(path) if path.is_file() else None

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from benchmark import backends, cli
-from benchmark.run import RunContext, RunSpec
+from benchmark.layout import RunKey
+from benchmark.run import RunContext, RunSpec, single_run
 
 GRID = ["--datasets", "synthetic", "--models", "logmilp", "deeplog", "--seeds", "0", "1",
         "--quick", "--device", "cpu", "--set", "logmilp.epochs=2", "--set", "logmilp.patience=2",
@@ -49,7 +50,8 @@ def test_jobs_and_backend_give_the_same_records(tmp_path):
 
 
 def _spec(model: str, seed: int) -> RunSpec:
-    return RunSpec("tiny", model, seed, None, f"{seed:064d}", Path(f"{model}{seed}.json"), {})
+    return single_run(RunKey("tiny", model, seed), None, f"{seed:064d}",
+                      Path(f"{model}{seed}.json"), {})
 
 
 def _context(tmp_path) -> RunContext:

@@ -95,11 +95,10 @@ def test_support_is_seeded_per_class_and_from_the_training_split_only():
     assert len(draw_support(train, 0, seed=3)) == 0
 
 
-def test_cross_domain_support_comes_from_the_target_training_bags(tmp_path, monkeypatch):
+def test_cross_domain_support_comes_from_the_target_training_bags(tmp_path):
     from benchmark import crossdomain
+    from benchmark.run import RunContext, run_one
 
-    seen = []
-    monkeypatch.setattr(crossdomain, "write_record", lambda path, record: seen.append(record))
     a, b = two_systems()
     shared = share_templates([a, b], ["sys-a"], RepresentationSpec("hashed", dim=16))
     spec = crossdomain.CrossDomainSpec(("sys-a",), "sys-b", (3,),
@@ -107,8 +106,11 @@ def test_cross_domain_support_comes_from_the_target_training_bags(tmp_path, monk
     config = resolve_config("protonet", quick=True, overrides=TINY)
     runs = crossdomain.plan_cross_domain(spec, ["protonet"], {"protonet": config}, {}, (7,),
                                          {"sys-a": {}, "sys-b": {}}, tmp_path)
-    crossdomain.run_pair(spec, runs, shared, {"sys-a": {}, "sys-b": {}}, {}, "cpu", False)
-    support = seen[0].extras["cross_domain"]["support"]
+    context = RunContext(device="cpu", libraries={}, git_commit=None, python="3", threads=1,
+                         results_dir=tmp_path)
+    [path] = run_one(runs[0], shared, context)  # the one executor runs a cross-domain spec
+    assert path == runs[0].outputs[0].path
+    support = read_record(path).extras["cross_domain"]["support"]
     train = shared["sys-b"].splits["train"].bags
     np.testing.assert_array_equal(support["bags"], draw_support(train, 3, seed=7))
     assert support == {"bags": support["bags"], "positive": 3, "negative": 3}

@@ -11,10 +11,11 @@ import pytest
 import torch
 from conftest import make_tiny_dataset
 
+from benchmark.layout import RunKey
 from benchmark.model_api import ModelContext
 from benchmark.records import plain
 from benchmark.registry import get_model, resolve_config
-from benchmark.run import RunContext, RunSpec, run_one
+from benchmark.run import RunContext, run_one, single_run
 from benchmark.store import read_record
 from models.logmilp import LogMILP, LogMILPConfig, LogMILPNet, remove_instances
 
@@ -37,7 +38,7 @@ def test_record_carries_per_term_losses_and_training_sr_loc_per_epoch(tmp_path):
     data = make_tiny_dataset(seed=1)
     config = resolve_config("logmilp", overrides=SMALL)
     path = tmp_path / "tiny" / "logmilp" / "seed0.json"
-    spec = RunSpec("tiny", "logmilp", 0, config, "0" * 64, path, {})
+    spec = single_run(RunKey("tiny", "logmilp", 0), config, "0" * 64, path, {})
     context = RunContext(device="cpu", libraries={}, git_commit=None, python="3", threads=1,
                          results_dir=tmp_path)
     run_one(spec, data, context)

@@ -19,6 +19,7 @@ from benchmark.data.errors import DataError
 from benchmark.data.grouping import grouping_accuracy, read_event_ids
 from benchmark.data.parsers import tipping_parse, truth_parse
 from benchmark.data.pipeline import parse_log, prepare_dataset
+from benchmark.data.request import DataRequest
 from benchmark.data.splitting import split_bags
 from benchmark.data.variants import (
     PrepVariant,
@@ -193,7 +194,7 @@ def test_ground_truth_parser_on_loghub_bgl_2k_has_ga_one(tmp_path):
 def test_plan_gives_each_variant_its_own_records_and_identity(tmp_path):
     variants = expand_variants([parse_span("30s"), parse_span("60s")], None, [], [],
                                ["word2vec", "hashed"])
-    options = GridOptions(datasets=("synthetic",), seeds=(0,), quick=True,
+    options = GridOptions(datasets=("synthetic",), seeds=(0,), data=DataRequest(quick=True),
                           results_dir=tmp_path, prep_variants=variants)
     runs = plan_dataset("synthetic", ["counts_lr"], options, pipeline_source())
     names = [r.dataset for r in runs]

@@ -12,6 +12,7 @@ from conftest import make_tiny_dataset
 from records_factory import make_record
 
 from benchmark import store
+from benchmark.data.request import DataRequest
 from benchmark.grid import DataSource, GridOptions, run_grid
 from benchmark.records import SCHEMA_VERSION, checksum_of
 
@@ -166,9 +167,9 @@ class CountingSource:
         return DataSource(prepare=prepare, identity=lambda name, **kw: {"card": dict(self.card)})
 
 
-def grid(tmp_path, model, **kw) -> GridOptions:
+def grid(tmp_path, model, quick=False, **kw) -> GridOptions:
     return GridOptions(datasets=("tiny",), models=(model,), seeds=(0,), device="cpu",
-                       results_dir=tmp_path, **kw)
+                       results_dir=tmp_path, data=DataRequest(quick=quick), **kw)
 
 
 def test_same_hash_skips_changed_config_reruns_force_reruns(tmp_path, tiny_model):

@@ -29,9 +29,11 @@ from typing import Any
 
 from benchmark.data.cards import BaggingSpec, DatasetCard, DrainSpec
 from benchmark.data.errors import DataError
+from benchmark.layout import DATA_VARIANT_SEPARATOR
 
-VARIANT_SEPARATOR = "~"
-"""Between the dataset name and the variant key in a variant run's dataset name."""
+VARIANT_SEPARATOR = DATA_VARIANT_SEPARATOR
+"""Between the dataset name and the variant key in a variant run's dataset name (defined with
+the results layout, benchmark.layout.RunKey.data_variant)."""
 EXTRAS_KEY = "data_variant"
 """The `extras` key of a variant run's record: {"key", "axes": {axis: value}}."""
 AXES = ("window", "stride", "max_instances", "parser", "vectors")

@@ -19,8 +19,8 @@ from benchmark.data.bagset import PreparedDataset
 from benchmark.labelling.alpha import AlphaSettings
 from benchmark.labelling.base import LabellingError, check_labeller_options, list_labellers
 from benchmark.labelling.budget import UNITS, build_labeller, relabel_dataset
+from benchmark.layout import PLAN_SEPARATOR
 
-PLAN_SEPARATOR = "@"
 """Between the base dataset and the plan key in a label-budget record's dataset name."""
 
 LABELLING_VERSION = 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from benchmark.layout import ResultsLayout
 from benchmark.report.budget import plain_records, write_budget_report
 from benchmark.report.cost import cost_table
 from benchmark.report.crossdomain import write_crossdomain_report
@@ -44,9 +45,8 @@ def build_report(results_dir: Path, loc_ks: tuple[int, ...] = (),
     results_dir = Path(results_dir)
     every = load_records(results_dir, variant)
     records = [r for r in every if not is_variant_record(r)]
-    sub = () if variant is None else (variant,)
-    tables_dir, figures_dir = (results_dir.joinpath("tables", *sub),
-                               results_dir.joinpath("figures", *sub))
+    layout = ResultsLayout(results_dir)
+    tables_dir, figures_dir = layout.tables(variant), layout.figures(variant)
     plain = plain_records(records)
     log.info("report: %d run record(s) under %s (%d label-budget)", len(records),
              results_dir / "runs", len(records) - len(plain))

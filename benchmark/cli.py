@@ -313,7 +313,8 @@ def _run_grid(args: argparse.Namespace, source: Any) -> Any:
     options = GridOptions(
         datasets=tuple(datasets), models=tuple(args.models), seeds=tuple(args.seeds),
         device=args.device, jobs=args.jobs, threads=args.threads,
-        data=data_request(args, datasets, args.templates), results_dir=args.results_dir, force=args.force,
+        data=data_request(args, datasets, args.templates), results_dir=args.results_dir,
+        force=args.force,
         overrides=group_overrides(args.overrides), backend=args.backend,
         scheduler=args.scheduler, keep_checkpoints=args.keep_checkpoints,
         label_plans=label_plans(args), cross_domain=cross, loc_ks=tuple(args.loc_k),

@@ -303,10 +303,11 @@ def _reseal(path: Path, change: Callable[[dict], None]) -> None:
 
 def _load_error(results: Path, *needles: str) -> str:
     from benchmark.data.errors import DataError
+    from benchmark.layout import ResultsLayout, RunKey
     from benchmark.localize import _load
 
     try:
-        _load(results, "tiny", MODEL, 0, "cpu", None)
+        _load(ResultsLayout(results), RunKey("tiny", MODEL, 0), "cpu")
     except DataError as err:
         for needle in needles:
             assert needle in str(err), f"{needle!r} not in {err}"

@@ -389,13 +389,14 @@ def _data_variants(name: str, options: GridOptions, source: DataSource
     out: dict[str | None, tuple[Any, dict, dict | None]] = {}
     for prep in options.prep_variants:
         key = prep.key(card)
-        if key in out:
-            continue
         if key is None:
-            out[None] = (None, options.data.identity(name, source), None)
+            out.setdefault(None, (None, options.data.identity(name, source), None))
             continue
-        out[key] = (prep, options.data.identity(name, source, prep),
-                    {"key": key, "axes": prep.axes(card)})
+        identity = options.data.identity(name, source, prep)
+        if key in out and out[key][1] != identity:  # one key, two settings: a bug
+            raise UsageError(f"{name}: data variants {out[key][0]} and {prep} share the "
+                             f"records key {key}")
+        out.setdefault(key, (prep, identity, {"key": key, "axes": prep.axes(card)}))
     return out
 
 

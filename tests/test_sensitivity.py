@@ -66,6 +66,16 @@ def test_variant_equal_to_the_card_is_the_default_and_keys_name_what_differs():
     assert PrepVariant(window=parse_span("10m"), stride=parse_span("5m")).key(card) == \
         "window-10m_stride-5m"
     assert PrepVariant(window=parse_span("100l")).key(card) == "window-100l"
+    # the stride is named whenever it is not the one the key implies
+    assert PrepVariant(window=parse_span("5m"), stride=parse_span("1m")).key(card) == \
+        "window-5m_stride-1m"
+    assert PrepVariant(stride=parse_span("30s")).key(card) == "stride-30s"
+    sliding_card = dataclasses.replace(card, bagging=dataclasses.replace(
+        card.bagging, stride_seconds=30))
+    assert PrepVariant(window=parse_span("60s")).key(sliding_card) == "stride-1m"
+    assert PrepVariant(vectors="hashed").key(sliding_card) == "vectors-hashed"
+    assert PrepVariant(window=parse_span("5m"), stride=parse_span("30s")).key(
+        sliding_card) == "window-5m_stride-30s"
     assert PrepVariant(parser=parse_parser("drain:sim=0.7"), vectors="hashed").key(card) == \
         "parser-drain-depth=4-sim=0.7_vectors-hashed"
     assert PrepVariant(parser=parse_parser("ground-truth")).key(card) == "parser-gt"

@@ -205,14 +205,19 @@ class PrepVariant:
 
     def key(self, card: DatasetCard) -> str | None:
         """Folder-safe name of the variant (None for the card's own settings): the axes that
-        differ from the card's, `axis-value` joined by `_`, e.g. `window-30s_vectors-hashed` (a
-        stride equal to the window is left out: tumbling windows)."""
+        differ from the card's, `axis-value` joined by `_`, e.g. `window-30s_vectors-hashed`.
+        The stride is named when it is not the one the key implies: the window's when a window
+        is named (tumbling), else the card's; so one key names one set of settings."""
         if self.is_default(card):
             return None
         mine, base = self.axes(card), PrepVariant().axes(card)
-        tumbling = mine["stride"] == mine["window"]  # the stride follows the window
+        shown = {axis for axis in AXES if axis != "stride" and mine[axis] != base[axis]}
+        # a key naming a window implies tumbling windows, one naming none the card's stride
+        implied = mine["window"] if "window" in shown else base["stride"]
+        if mine["stride"] != implied:
+            shown.add("stride")
         parts = [f"{axis.replace('_', '')}-{_safe(mine[axis])}" for axis in AXES
-                 if mine[axis] != base[axis] and not (axis == "stride" and tumbling)]
+                 if axis in shown]
         return "_".join(parts)
 
     def identity(self, card: DatasetCard, templates: Path | None) -> dict[str, Any]:

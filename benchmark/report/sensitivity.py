@@ -14,7 +14,8 @@ Written per dataset that has at least one variant record:
   run had no ground truth to score against). CSV: one tidy row per (input, variant, model,
   metric).
 - `figures/sensitivity_<dataset>_<axis>.{png,pdf}` for each axis with ≥ 2 values among the
-  variants whose other axes keep the card's values (first section): one panel per metric,
+  variants whose other axes keep the card's values (first section; along the window, whatever
+  stride goes with it): one panel per metric,
   metric vs axis value, one line per model (mean), the seeds' spread (mean ± std) shaded.
 No torch import.
 """
@@ -259,12 +260,10 @@ def _write_figures(dataset: str, variants: list[Variant], out_dir: Path) -> list
     base = next((v.axes for v in variants if SEPARATOR not in v.name), variants[0].axes)
     paths = []
     for axis in _varying(variants):
+        # along the window the stride is the one given with it (the window's by default)
         line = [v for v in variants
                 if all(v.axes.get(a) == base.get(a) for a in base if a != axis
                        and not (a == "stride" and axis == "window"))]
-        if axis == "window":  # tumbling windows: the stride follows the window
-            line = [v for v in line if v.axes.get("stride") == v.axes.get("window")
-                    or base.get("stride") != base.get("window")]
         if len({v.axes[axis] for v in line}) < 2:
             continue
         values = list(dict.fromkeys(v.axes[axis] for v in line))

@@ -45,7 +45,7 @@ import os
 import re
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -165,17 +165,14 @@ class RunKey:
         return (*self._head(), *([self.variant] if self.variant else []),
                 *([f"shots{int(self.shots)}"] if self.shots is not None else ()))
 
-    def fit_key(self) -> RunKey:
-        """The key of what the run trains (cross-domain: every K shares one training)."""
-        return replace(self, shots=None) if self.shots is not None else self
-
     def _head(self) -> tuple[str, ...]:
         return (*([CROSS_DOMAIN_DIR] if self.shots is not None else ()), self.record_dataset,
                 self.model)
 
     def checkpoint_parts(self) -> tuple[str, ...]:
         """The folders of the run's checkpoint below `checkpoints/` (the file name carries the
-        config hash, so no variant level)."""
+        hash of what is trained, so no variant level; no K level: every K of a cross-domain run
+        shares one training)."""
         return self._head()
 
 

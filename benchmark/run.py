@@ -114,8 +114,8 @@ class RunSpec:
 
     @property
     def key(self) -> RunKey:
-        """The key of what the run trains (its first output's, without K)."""
-        return self.outputs[0].key.fit_key()
+        """The run's key: its first output's (the checkpoint's place ignores K)."""
+        return self.outputs[0].key
 
     @property
     def dataset(self) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -30,8 +31,9 @@ def main() -> int:
             os.kill(os.getpid(), signal.SIGKILL)
 
     checkpoint.save = save_then_die
-    source = grid.DataSource(prepare=lambda name, **_: make_tiny_dataset(bags_per_split=24),
-                               identity=lambda name, **_: {"card": "tiny"})
+    source = grid.DataSource(  # named as asked: a cross-domain pair of two tiny datasets
+        prepare=lambda name, **_: replace(make_tiny_dataset(bags_per_split=24), name=name),
+        identity=lambda name, **_: {"card": "tiny"})
     return cli.run_all_main(argv, source)
 
 

@@ -276,3 +276,34 @@ def test_bad_axes_exit_2_before_any_work(tmp_path, capsys, axes, message):
         code = stop.code
     assert code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_ground_truth_sweep_on_bgl_2k_reports_ga_one(tmp_path, capsys):
+    log_file, truth = loghub_file("BGL_2k.log"), loghub_file("BGL_2k.log_structured.csv")
+    argv = ["--datasets", "bgl", "--data-file", f"bgl={log_file}", "--templates",
+            f"bgl={truth}", "--parser", "drain", "ground-truth", "--models", "counts_lr",
+            "--seeds", "0", "--quick", "--results-dir", str(tmp_path / "r"), "--data-dir",
+            str(tmp_path / "d")]
+    assert run_all_main(argv) == 0
+    with (tmp_path / "r" / "tables" / "quick" / "sensitivity_bgl.csv").open(
+            encoding="utf-8") as handle:
+        ga = {r["parser"]: float(r["ga"]) for r in csv.DictReader(handle)}
+    assert ga["ground-truth"] == 1.0 and ga["drain:depth=4:sim=0.5"] == 0.9685
+
+
+@pytest.mark.slow
+def test_variants_run_alike_on_dask_and_local_workers(tmp_path):
+    common = ["--datasets", "synthetic", "--models", "counts_lr", "--seeds", "0", "--quick",
+              "--window", "30s", "300s", "--vectors", "hashed", "--data-dir",
+              str(tmp_path / "d")]
+    assert run_all_main([*common, "--jobs", "2", "--results-dir", str(tmp_path / "a")]) == 0
+    assert run_all_main([*common, "--backend", "dask", "--jobs", "2", "--results-dir",
+                         str(tmp_path / "b")]) == 0
+    found = sorted((tmp_path / "a" / "runs").glob("synthetic~*/counts_lr/quick/seed0.json"))
+    assert [p.parent.parent.parent.name for p in found] == [
+        "synthetic~window-30s_vectors-hashed", "synthetic~window-5m_vectors-hashed"]
+    for path in found:
+        other = tmp_path / "b" / path.relative_to(tmp_path / "a")
+        a, b = (json.loads(p.read_text(encoding="utf-8")) for p in (path, other))
+        assert a["config_hash"] == b["config_hash"] and a["metrics"] == b["metrics"]

@@ -133,27 +133,28 @@ def same_val_bags(runs: dict, tag: str, variant: str) -> bool:
 
 
 def candidate_scores(runs: dict, tags: list[str], names: list[str]) -> list[tuple]:
-    """(name, pooled val F1, pooled val SR uk, datasets entered) per candidate with at least one
-    dataset (rules 3 and 5): per dataset the mean over seeds of the full model, then the mean
-    over the datasets that have a positive validation bag, all three seeds of every candidate,
-    and (bag shape) the same validation bags as today."""
+    """(name, pooled val F1, pooled val SR uk, datasets) per candidate (rules 3 and 5), every
+    candidate scored on the same datasets: those with a positive validation bag and all three
+    seeds of every candidate, where every candidate scores today's validation bags. A candidate
+    that scores them on none of those datasets is dropped first (not comparable anywhere)."""
     entered = [t for t in tags
                if all(len(runs.get((t, n, "logmilp"), {})) == len(SEEDS) for n in names)
                and all(s["counts"]["val_positive_bags"] > 0
                        for s in runs[(t, "default", "logmilp")].values())]
+    names = [n for n in names if any(same_val_bags(runs, t, n) for t in entered)]
+    pool = [t for t in entered if all(same_val_bags(runs, t, n) for n in names)]
+    if not pool:
+        return []
     scored = []
     for name in names:
-        mine = [t for t in entered if same_val_bags(runs, t, name)]
-        if not mine:
-            continue
-        f1 = [float(np.nanmean(per_seed(runs[(t, name, "logmilp")], "val_f1"))) for t in mine]
+        f1 = [float(np.nanmean(per_seed(runs[(t, name, "logmilp")], "val_f1"))) for t in pool]
         sr = [float(np.nanmean(per_seed(runs[(t, name, "logmilp")], "val_sr_unique_key")))
               if any(not math.isnan(v) for v in per_seed(runs[(t, name, "logmilp")],
                                                           "val_sr_unique_key")) else math.nan
-              for t in mine]
+              for t in pool]
         finite = [v for v in sr if not math.isnan(v)]
         scored.append((name, float(np.mean(f1)), float(np.mean(finite)) if finite else math.nan,
-                       mine))
+                       pool))
     return scored
 
 

@@ -80,3 +80,12 @@ def test_dataset_without_positive_validation_bag_or_seeds_does_not_enter():
     del runs[("x", "a2", "logmilp")][2]  # a candidate misses a seed: x leaves the pool
     lines = report.decisions(runs, ["x"], VARIANTS, {"model selection": "F1"}, TIE)
     assert "nothing comparable" in lines[-1]
+
+
+def test_candidates_of_a_choice_are_scored_on_the_same_datasets():
+    # w1 scores today's validation bags on y only: default and w1 are compared on y alone
+    runs = runs_of({("x", "default"): dict(f1=0.2), ("x", "w1"): dict(f1=0.9, val_bags=4),
+                    ("y", "default"): dict(f1=0.8), ("y", "w1"): dict(f1=0.8)})
+    assert pick_of(runs, ["x", "y"], "bag shape") == "default"
+    lines = report.decisions(runs, ["x", "y"], VARIANTS, {"bag shape": "60 s"}, TIE)
+    assert "default 0.800" in lines[-1] and "w1 0.800" in lines[-1]

@@ -51,7 +51,6 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "max256": ("bag shape", {}, {"max_instances": 256}),
     "window300": ("bag shape", {}, {"window_seconds": 300.0, "stride_seconds": 300.0}),
     "temp0.1": ("assignment temperature", {"assignment_temperature": 0.1}, {}),
-    "temp0.01": ("assignment temperature", {"assignment_temperature": 0.01}, {}),
 }
 """Every variant changes one choice from today's defaults ("default")."""
 TODAY = {"model selection": "val F1 + patience 5", "removal rule": "zero vector",

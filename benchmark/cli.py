@@ -465,6 +465,7 @@ def build_benchmark_parser() -> argparse.ArgumentParser:
     describe.add_argument("dataset", help="dataset card name (datasets/<name>.toml)")
     add_data_options(describe)
     describe.add_argument("--json", action="store_true", help="print one JSON object")
+    add_variant_options(describe)
 
     download = commands.add_parser("download", help="fetch datasets' raw files (MD5-checked)")
     download.add_argument("datasets", nargs="+", metavar="DATASET",
@@ -587,10 +588,17 @@ def _describe(args: argparse.Namespace) -> int:
     from benchmark.data.describe import format_summary
     from benchmark.data.errors import DataError
     from benchmark.data.request import pipeline_source
+    from benchmark.grid import UsageError
 
     try:
-        data = data_request(args, [args.dataset]).prepare(args.dataset, pipeline_source())
-    except DataError as err:
+        variants = prep_variants(args)
+        if len(variants) > 1:
+            raise UsageError(f"describe prepares one data variant; the options give "
+                             f"{len(variants)} (one value per axis)")
+        prep = variants[0] if variants else None
+        data = data_request(args, [args.dataset], args.templates).prepare(
+            args.dataset, pipeline_source(), prep)
+    except (DataError, UsageError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(json.dumps(data.summary) if args.json else format_summary(data.summary))

@@ -307,3 +307,14 @@ def test_variants_run_alike_on_dask_and_local_workers(tmp_path):
         other = tmp_path / "b" / path.relative_to(tmp_path / "a")
         a, b = (json.loads(p.read_text(encoding="utf-8")) for p in (path, other))
         assert a["config_hash"] == b["config_hash"] and a["metrics"] == b["metrics"]
+
+
+def test_describe_shows_one_variant_and_refuses_several(tmp_path, capsys):
+    raw = write_bgl_log(tmp_path / "bgl.log")
+    common = ["describe", "bgl", "--data-file", str(raw), "--data-dir", str(tmp_path / "d")]
+    assert benchmark_main([*common, "--window", "10m", "--stride", "2m", "--vectors",
+                           "hashed"]) == 0
+    out = capsys.readouterr().out
+    assert "600 s windows every 120 s" in out and "positive bags" in out
+    assert benchmark_main([*common, "--window", "1m", "10m"]) == 2
+    assert "one data variant" in capsys.readouterr().err

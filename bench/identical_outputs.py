@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmark.capabilities import HasHistory
 from benchmark.data.bagset import PreparedDataset
 from benchmark.data.pipeline import prepare_dataset
 from benchmark.model_api import ModelContext
@@ -63,7 +64,7 @@ def model_outputs(
     dropped = model.score(test.subset(positive), drop=key)
     out["drop_probabilities"] = dropped.probabilities
     out["drop_instance_scores"] = dropped.instance_scores
-    history = getattr(model, "history_", None)
+    history = model.history_ if isinstance(model, HasHistory) else None
     if history is not None:
         out["history_losses"] = np.asarray(history.losses, dtype=np.float64)
         out["history_val_scores"] = np.asarray(history.val_scores, dtype=np.float64)

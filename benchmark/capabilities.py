@@ -9,8 +9,17 @@
   seeds Python and NumPy only, limits the BLAS / OpenMP thread pools (threadpoolctl) instead of
   torch's, passes the device as the string "cpu" and keeps no checkpoint.
 
-`CrossDomainModel`: trains on several source datasets and adapts to a target with K labelled
-bags (`--cross-domain`); the classical references do not.
+`CrossDomainModel` (alias `Adaptable`): trains on several source datasets and adapts to a target
+with K labelled bags (`--cross-domain`); the classical references do not.
+
+`OpenVocabulary`: a fitted model that can score template id `templates.size` (one past its
+trained table) as its own unknown template (`localize` on a log with unseen lines); every
+built-in model is one. `Persistable` (`can_save`): a TorchStateModel or a TorchFreeModel, written
+to a model file. `HasHistory` / `HasNetwork`: keeps its training history in `history_` / its
+fitted torch network in `net_` (recorded and counted by the harness).
+
+The harness asks for a capability only with `isinstance` / `issubclass` on these protocols, never
+with `hasattr`.
 
 Both state kinds are written to a model file and rebuilt from it by the same code
 (benchmark.artifacts). The protocols hold methods only, so `issubclass` works on a registered
@@ -61,6 +70,19 @@ class CrossDomainModel(Protocol):
     def adapt(self, support: BagSet, steps: int, lr: float) -> Any: ...
 
 
+Adaptable = CrossDomainModel
+"""The adaptable capability under its kit name (benchmark.kit)."""
+
+
+@runtime_checkable
+class OpenVocabulary(Protocol):
+    """Scores template id `templates.size` as its own unknown template once extended."""
+
+    def add_unknown_template(self) -> None:
+        """Extend the fitted model so that template id `templates.size` is its unknown one."""
+        ...
+
+
 @runtime_checkable
 class HasHistory(Protocol):
     """Keeps its training history (benchmark.trainer.TrainHistory) in `history_` after fit."""
@@ -82,6 +104,10 @@ def needs_torch(model_or_class: Any) -> bool:
     return not isinstance(model_or_class, TorchFreeModel)
 
 
+Persistable = TorchStateModel | TorchFreeModel
+"""What benchmark.artifacts can write to a model file and rebuild from it."""
+
+
 def can_save(model: Any) -> bool:
     """Whether benchmark.artifacts can write `model` to a model file."""
-    return isinstance(model, TorchStateModel | TorchFreeModel)
+    return isinstance(model, Persistable)

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from benchmark.artifacts import ArtifactError, SavedModel, load_model
+from benchmark.capabilities import OpenVocabulary
 from benchmark.data.bagging import make_bags
 from benchmark.data.bagset import BagSet, TemplateTable
 from benchmark.data.cards import DatasetCard, card_from_dict
@@ -86,11 +87,11 @@ def localize(model: str, trained_on: str, log_file: Path, *, seed: int = 0,
     unknown_lines = int((line_templates == n_templates).sum())
     templates = saved.templates
     if unknown_lines:
-        try:
-            saved.model.add_unknown_template()
-        except NotImplementedError as err:
+        if not isinstance(saved.model, OpenVocabulary):
             raise DataError(f"{log_file}: {unknown_lines} lines match no template of "
-                            f"{trained_on}, and {err}") from None
+                            f"{trained_on}, and {model}: cannot score templates unseen in "
+                            "training (implement add_unknown_template)")
+        saved.model.add_unknown_template()
         templates = TemplateTable(templates.texts + (UNKNOWN_TEMPLATE,), np.vstack(
             [templates.vectors, np.zeros((1, templates.dim), templates.vectors.dtype)]))
         log.warning("%s: %d of %d lines (%d distinct masked contents) match no template of "

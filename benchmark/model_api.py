@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
@@ -64,6 +64,11 @@ class BagModel(ABC):
     config_class: ClassVar[type]
     paper_row: ClassVar[str | None] = None
     """The model's row name in the LogMILP paper's tables (None: not in the paper)."""
+    trains_on: ClassVar[Literal["all", "normal"] | None] = None
+    """Which training bags it learns from (declared by the bases: TrainedBagModel, CountsModel;
+    None = not declared)."""
+    drop_mode: ClassVar[Literal["zero", "delete"] | None] = None
+    """How it removes a dropped line (declared by the bases; None = not declared)."""
     quick_overrides: ClassVar[dict[str, Any]] = {}
     """Config fields replaced for `--quick` smoke runs (the defaults stay the papers')."""
 

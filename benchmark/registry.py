@@ -1,10 +1,12 @@
 """Model registry: `@register_model("name")`, `get_model`, `list_models` (timm style).
 
-Models are discovered, not listed: every module of the model packages (`models`, `baselines`) is
-imported on first use, and each `@register_model` in it adds its class. The packages are namespace
-packages extended over `sys.path` (`pkgutil.extend_path`), so a directory `baselines/` elsewhere on
-the path (a lab's own models, a test's temporary package) contributes its modules too, in the
-driver and in every joblib / Dask worker alike. Adding a model = one new file.
+`list_models(pattern)` lists the registered names, `unregister_model(name)` removes one (for
+tests). Models are discovered, not listed: every module of the model packages (`models`,
+`baselines`) is imported on first use, and each `@register_model` in it adds its class. The
+packages are namespace packages extended over `sys.path` (`pkgutil.extend_path`), so a
+directory `baselines/` elsewhere on the path (a lab's own models, a test's temporary package)
+contributes its modules too, in the driver and in every joblib / Dask worker alike. Adding a
+model = one new file.
 """
 
 from __future__ import annotations
@@ -67,6 +69,15 @@ def list_models(pattern: str = "*") -> list[str]:
     return sorted(n for n in _MODELS if fnmatch.fnmatchcase(n, pattern))
 
 
+def unregister_model(name: str) -> type[BagModel]:
+    """Remove model `name` from the registry (e.g. a test's temporary model); returns its class.
+    KeyError naming the registered models when it is not registered."""
+    if name not in _MODELS:
+        known = ", ".join(sorted(_MODELS)) or "none"
+        raise KeyError(f"unknown model {name!r}; registered models: {known}")
+    return _MODELS.pop(name)
+
+
 def describe_model(name: str) -> str:
     """First line of the model class docstring."""
     doc = (model_class(name).__doc__ or "").strip()
@@ -94,4 +105,4 @@ def get_model(name: str, config: Any, context: ModelContext) -> BagModel:
 
 
 __all__ = ["ConfigError", "describe_model", "discover_models", "get_model", "list_models",
-           "model_class", "register_model", "resolve_config"]
+           "model_class", "register_model", "resolve_config", "unregister_model"]

@@ -16,7 +16,9 @@ and `batch_scores`; this base owns the rest of the `BagModel` contract:
   loaded model rebuilds its network with `network_from_state` and scores like the fitted one.
   Default: the network depends on the config and template table only, so it is rebuilt with
   `build_network` on empty bag sets; a model whose network depends on the training bags
-  overrides `fitted_state`, `restore_fitted_state` and `network_from_state`.
+  overrides `fitted_state`, `restore_fitted_state` and `network_from_state`;
+- a model that can score templates unseen in training (`localize`) implements
+  `add_unknown_template()` (benchmark.capabilities.OpenVocabulary); the base has none.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ class TrainedBagModel(BagModel):
     def __init__(self, config: Any, context: ModelContext) -> None:
         super().__init__(config, context)
         for trait, allowed in (("trains_on", ("all", "normal")), ("drop_mode", ("zero", "delete"))):
-            value = getattr(type(self), trait, None)
+            value = getattr(type(self), trait)  # BagModel declares both (None: undeclared)
             if value not in allowed:
                 raise TypeError(f"{type(self).__qualname__}.{trait} must be one of {allowed}, "
                                 f"got {value!r}")
@@ -181,13 +183,6 @@ class TrainedBagModel(BagModel):
         empty = BagSet(np.zeros(0, np.int32), np.zeros(0, np.int64), np.zeros(0, np.int64),
                        np.zeros(0, np.int8), self.context.templates)
         return self.build_network(empty, empty)
-
-    def add_unknown_template(self) -> None:
-        """Extend the fitted model so that template id `templates.size` (one past the trained
-        table) is scored as the model's own unknown template (a user's log line that matches no
-        trained template). Default: NotImplementedError naming the model."""
-        raise NotImplementedError(f"{self.name}: cannot score templates unseen in training "
-                                  "(implement add_unknown_template)")
 
     # ---- the contract ---------------------------------------------------------------------
 

@@ -61,7 +61,8 @@ class BagModel(ABC):
     """Base class: hyperparameters in the config, learned state in attributes ending with `_`."""
 
     name: ClassVar[str]
-    config_class: ClassVar[type]
+    config_class: ClassVar[type | None] = None
+    """The config dataclass (checked by @register_model; None = not declared)."""
     paper_row: ClassVar[str | None] = None
     """The model's row name in the LogMILP paper's tables (None: not in the paper)."""
     trains_on: ClassVar[Literal["all", "normal"] | None] = None

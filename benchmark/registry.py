@@ -34,7 +34,7 @@ def register_model(name: str):
         if name in _MODELS:
             owner = _MODELS[name].__qualname__
             raise ValueError(f"model {name!r} is already registered by {owner}")
-        if not dataclasses.is_dataclass(getattr(cls, "config_class", None)):
+        if not dataclasses.is_dataclass(cls.config_class):
             raise TypeError(f"{cls.__qualname__}.config_class must be a dataclass")
         cls.name = name
         _MODELS[name] = cls

@@ -52,6 +52,7 @@ from benchmark.configs import bounded, fraction, non_negative, positive
 from benchmark.data.bagset import BagSet, TemplateTable
 from benchmark.data.tokens import tokenize_template
 from benchmark.layers import append_buffer_rows, sinusoidal_positions
+from benchmark.length_batching import run_length_chunked
 from benchmark.registry import register_model
 from benchmark.trained_model import TrainedBagModel
 from benchmark.trainer import BagBatch, Optimiser, TrainSettings, check_finite
@@ -85,6 +86,7 @@ class LogFormerConfig(TrainSettings):
     mlm_mask_ratio: float = bounded(0.15, min=0, max=1)
     mlm_lr: float = positive(1e-3)
     mlm_batch_size: int = positive(64)
+    length_chunk: int = non_negative(8)
 
 
 class AttentionBlock(nn.Module):
@@ -248,9 +250,19 @@ class SequenceClassifier(nn.Module):
         self.encoder = Encoder(config.dim, config.heads, config.ff_dim, config.sequence_layers,
                                config.dropout)
         self.head = nn.Linear(config.dim, 1)
+        self.length_chunk = config.length_chunk
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """ids, mask (n, W) → logits (n,), [CLS]→instance attention (n, W), head mean."""
+        """ids, mask (n, W) → logits (n,), [CLS]→instance attention (n, W), head mean. In
+        training with length_chunk > 0, rows run in length-sorted sub-chunks (attention 0 past
+        a sub-chunk's width)."""
+        if self.training and 0 < self.length_chunk < len(ids):
+            logits, weights = run_length_chunked(self._forward, (ids, mask), mask,
+                                                 self.length_chunk, ((), (1,)))
+            return logits, weights
+        return self._forward(ids, mask)
+
+    def _forward(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = self.project(self.log_embeddings[ids])
         x = torch.cat([self.cls.expand(len(ids), -1, -1), x], dim=1)
         x = x + sinusoidal_positions(x.shape[1], x.shape[2], x.device)
@@ -268,6 +280,7 @@ class LogFormer(TrainedBagModel):
     trains_on = "all"
     drop_mode = "delete"
     paper_row = "LogFormer"
+    length_ordered_scoring = True
     config: LogFormerConfig
 
     def check_config(self) -> None:

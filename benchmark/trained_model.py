@@ -262,6 +262,7 @@ class TrainedBagModel(BagModel):
         probabilities = np.zeros(len(bags), dtype=np.float64)
         instance_scores = np.full((len(bags), width), -np.inf, dtype=np.float32)
         self.net_.eval()
+        outputs = []  # kept on the device until the loop ends: no host synchronisation per batch
         with torch.no_grad():
             batches = (iter_length_batches(bags, self.scoring_batch_size())
                        if self.length_ordered_scoring
@@ -270,15 +271,15 @@ class TrainedBagModel(BagModel):
                 batch = self._scoring_batch(bags, index, drop)
                 if with_instances:
                     prob, inst = self.batch_scores(batch)
+                    inst = inst.float().masked_fill(~batch.mask, -torch.inf)
                 else:
-                    prob = self.batch_probabilities(batch)
-                mask = batch.mask.cpu().numpy()
-                prob = prob.float().cpu().numpy().astype(np.float64)
-                prob[~mask.any(axis=1)] = 0.0
-                probabilities[index] = np.clip(prob, 0.0, 1.0)
-                if with_instances:
-                    inst = np.where(mask, inst.float().cpu().numpy(), -np.inf).astype(np.float32)
-                    instance_scores[index, : inst.shape[1]] = inst[:, :width]
+                    prob, inst = self.batch_probabilities(batch), None
+                prob = torch.where(batch.mask.any(dim=1), prob.float(), 0.0)
+                outputs.append((index, prob, inst))
+        for index, prob, inst in outputs:
+            probabilities[index] = np.clip(prob.cpu().numpy().astype(np.float64), 0.0, 1.0)
+            if inst is not None:
+                instance_scores[index, : inst.shape[1]] = inst[:, :width].cpu().numpy()
         if drop is not None and self.drop_mode == "delete":
             instance_scores = reinsert_dropped(instance_scores, drop)
         elif drop is not None:

@@ -202,7 +202,7 @@ def train_network(
     for epoch in epochs:
         net.train()
         order = _epoch_order(train, steps * settings.batch_size, sampler, generator)
-        total = 0.0
+        losses: list[torch.Tensor] = []  # on the device: no host synchronisation per step
         for step in range(steps):
             index = order[step * settings.batch_size : (step + 1) * settings.batch_size]
             if len(index) == 0:
@@ -210,11 +210,10 @@ def train_network(
             batch = make_batch(train, index, device)
             with optimiser.autocast():
                 loss = loss_fn(batch)
-            check_finite(loss, model_name, context.seed, epoch, step + 1)
             optimiser.step(loss)
             history.steps += 1
-            total += float(loss.detach())
-        history.losses.append(total / steps)
+            losses.append(loss.detach())
+        history.losses.append(epoch_mean_loss(losses, steps, model_name, context.seed, epoch))
 
         net.eval()
         with torch.no_grad():
@@ -312,6 +311,22 @@ def _check_state(state: Mapping[str, Any], settings: TrainSettings) -> None:
     if not 0 <= history["best_epoch"] <= epoch or not 0 <= state["waited"] <= epoch:
         raise ValueError(f"best epoch {history['best_epoch']} or epochs waited "
                          f"{state['waited']} outside 0..{epoch}")
+
+
+def epoch_mean_loss(losses: list[torch.Tensor], steps: int, model_name: str, seed: int,
+                    epoch: int) -> float:
+    """Sum of the epoch's step losses (scalar tensors, in step order, summed as Python floats)
+    / steps, read back in one transfer at the end of the epoch; TrainingDiverged naming the
+    first step whose loss is NaN/inf (the run stops at the end of that epoch, before any
+    checkpoint or validation)."""
+    values = torch.stack(losses).double().cpu().tolist() if losses else []
+    total = 0.0
+    for step, value in enumerate(values, start=1):
+        if not np.isfinite(value):
+            raise TrainingDiverged(f"{model_name}: loss became {value} at seed {seed}, "
+                                   f"epoch {epoch}, step {step}")
+        total += value
+    return total / steps
 
 
 def check_finite(loss: torch.Tensor, model_name: str, seed: int, epoch: int, step: int) -> None:

@@ -1,6 +1,7 @@
 """Paper-scale cost: a BGL-sized synthetic log, each model's step / scoring cost, projected hours.
 
-    python bench/paper_scale.py                    # 4.75 M lines (BGL's size)
+    python bench/paper_scale.py                    # 4.75 M lines (BGL's size), CPU
+    python bench/paper_scale.py --device cuda      # the same on a GPU, mixed precision
     python bench/paper_scale.py --lines 1000000 --steps 10 --models deeplog logbert
 
 Generates `--lines` lines with the synthetic generator (benchmark.data.synthetic, seed 0; cached
@@ -12,8 +13,13 @@ the shared trainer: seconds per training step (the loop minus validation), the v
 and the one-off setup before the loop (e.g. LogFormer's stage-1 pre-training, LogBERT's first
 centre). Times are CPU seconds of the process (time.process_time; with one torch thread that is
 the wall time on an idle core, and it does not depend on what else the machine runs); the fit's
-wall seconds are printed beside them. Prints peak RSS (and peak CUDA memory on a GPU) and the
-projected hours per seed of the paper's protocol on this machine:
+wall seconds are printed beside them. With `--device cuda` the times are wall seconds between
+`torch.cuda.synchronize()` calls (CPU seconds would miss the GPU's work); training runs under
+mixed precision (torch.autocast + gradient scaling, the harness's trainer on CUDA) and scoring
+in float32, as the harness does; the row adds the peak GPU memory
+(`torch.cuda.max_memory_allocated`). Without CUDA, `--device cuda` prints that it needs CUDA and
+exits 0 before generating anything. Prints peak RSS and the projected hours per seed of the
+paper's protocol on this machine:
 
     hours = setup + E x (S x step + n_val / val_bags x validation) + (2 n_val + 2 n_test) / 1000
             x score_1000
@@ -21,7 +27,9 @@ projected hours per seed of the paper's protocol on this machine:
 with E the config's maximum epochs (no early stopping assumed: an upper bound), S the steps of
 one epoch over the model's training bags (normal bags for normal-behaviour models), and the
 evaluation counted as scoring val and test twice (the SR perturbation pass re-scores bags). The
-grid's hours are the sum over models (x seeds, x datasets of that size).
+last line projects the paper's grid: the sum over models x `--seeds` (3) x `--datasets` (3, the
+paper's BGL, Thunderbird/Spirit and ZooKeeper-sized logs all counted at `--lines`). Default
+models: the paper's seven (PAPER_MODELS).
 """
 
 from __future__ import annotations
@@ -45,6 +53,9 @@ log = logging.getLogger("paper_scale")
 
 NORMAL_TRAINED = {"deeplog", "loganomaly", "logbert"}
 """Models that learn from the normal training bags only (their epoch is over those)."""
+PAPER_MODELS = ("deeplog", "loganomaly", "logbert", "logformer", "midlog", "logmilp",
+                "logmilp_nocon")
+"""The seven models of the paper's grid (3 datasets x 7 models x 3 seeds)."""
 TRAINER_USERS = ("models.logmilp", "models.episodes", "baselines.next_key", "baselines.logbert",
                  "baselines.logformer", "baselines.midlog")
 """Modules that call benchmark.trainer.train_network (wrapped here to time its parts)."""
@@ -74,10 +85,32 @@ def prepare(path: Path, work: Path):
     return prepare_dataset("synthetic", data_file=path, data_dir=work)
 
 
+def make_clock(cuda: bool):
+    """Seconds for timing: process CPU time, or on CUDA wall time after synchronising (so the
+    GPU's queued work is counted where it is issued)."""
+    if not cuda:
+        return time.process_time
+
+    def clock() -> float:
+        torch.cuda.synchronize()
+        return time.perf_counter()
+
+    return clock
+
+
+def needs_cuda(device: str) -> str | None:
+    """Why `--device` cannot run here (CUDA asked for, none available), else None."""
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        return (f"paper_scale: --device {device} needs CUDA, and torch "
+                f"{torch.__version__} sees no CUDA device on this machine; nothing measured")
+    return None
+
+
 class TrainerTimer:
     """Wraps train_network in the model modules: records loop and validation seconds."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock=time.process_time) -> None:
+        self.clock = clock
         self.loop_s = 0.0
         self.validate_s = 0.0
         self.validations = 0
@@ -100,18 +133,18 @@ class TrainerTimer:
             self.found = True
 
             def timed_validate():
-                start = time.process_time()
+                start = self.clock()
                 try:
                     return validate()
                 finally:
-                    self.validate_s += time.process_time() - start
+                    self.validate_s += self.clock() - start
                     self.validations += 1
 
-            start = time.process_time()
+            start = self.clock()
             try:
                 return original(net, train, loss_fn, timed_validate, *args, **kwargs)
             finally:
-                self.loop_s += time.process_time() - start
+                self.loop_s += self.clock() - start
 
         return timed
 
@@ -126,7 +159,9 @@ def measure(name: str, path: Path, work: Path, steps: int, val_bags: int, score_
 
     data = prepare(path, work)
     train, val, test = (data.splits[k].bags for k in ("train", "val", "test"))
-    timer = TrainerTimer()
+    cuda = resolve_device(device).type == "cuda"
+    clock = make_clock(cuda)
+    timer = TrainerTimer(clock)
     timer.install()
     fields = {f.name for f in dataclasses.fields(model_class(name).config_class)}
     defaults = resolve_config(name)
@@ -137,17 +172,16 @@ def measure(name: str, path: Path, work: Path, steps: int, val_bags: int, score_
     context = ModelContext(**{k: v for k, v in wanted.items() if k in context_fields})
     seed_everything(0)
     model = get_model(name, config, context)
-    cuda = context.device.type == "cuda"
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     val_part = val.subset(np.arange(min(val_bags, len(val))))
-    start, wall = time.process_time(), time.perf_counter()
+    start, wall = clock(), time.perf_counter()
     model.fit(train, val_part)
-    fit_s, fit_wall = time.process_time() - start, time.perf_counter() - wall
+    fit_s, fit_wall = clock() - start, time.perf_counter() - wall
     test_part = test.subset(np.arange(min(score_bags, len(test))))
-    start = time.process_time()
+    start = clock()
     model.score(test_part)
-    score_s = (time.process_time() - start) * 1000 / max(len(test_part), 1)
+    score_s = (clock() - start) * 1000 / max(len(test_part), 1)
 
     n_train = int((train.labels == 0).sum()) if name in NORMAL_TRAINED else len(train)
     batch = getattr(config, "batch_size", 64)
@@ -186,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="validation bags used during the timed fit")
     parser.add_argument("--score-bags", type=int, default=1000, help="test bags scored")
     parser.add_argument("--seeds", type=int, default=3, help="seeds per model in the grid")
+    parser.add_argument("--datasets", type=int, default=3,
+                        help="datasets of this size in the projected grid (paper: 3)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per model")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     parser.add_argument("--work-dir", type=Path, default=None,
@@ -197,9 +233,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.lines < 1000 or args.steps < 1:
         parser.error("--lines must be >= 1000 and --steps >= 1")
+    problem = needs_cuda(args.device)
+    if problem is not None:
+        print(problem)
+        return 0
     from benchmark.registry import list_models
 
-    names = args.models or list_models()
+    names = args.models or [m for m in PAPER_MODELS if m in list_models()]
     with tempfile.TemporaryDirectory(prefix="paper_scale_") as tmp:
         work = args.work_dir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
@@ -207,14 +247,18 @@ def main(argv: list[str] | None = None) -> int:
         path = generate(args.lines, args.seed, work)
         gen_s = time.perf_counter() - start
         spawn = multiprocessing.get_context("spawn")
+        cuda = args.device.startswith("cuda") or (args.device == "auto"
+                                                  and torch.cuda.is_available())
         with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:  # own peak RSS
             start = time.perf_counter()
             summary, prep_rss = pool.submit(prepare_summary, path, work).result()
             prep_s = time.perf_counter() - start
+        unit = ("wall seconds (CUDA synchronised; training in mixed precision)" if cuda
+                else "CPU seconds")
         print(f"Paper-scale cost: {args.lines:,} synthetic lines (seed {args.seed}); generate "
               f"{gen_s:.0f} s (peak RSS {peak_rss_mb():.0f} MB); prepare {prep_s:.0f} s (peak "
               f"RSS {prep_rss:.0f} MB); bags {summary}; torch threads {args.threads}; device "
-              f"{args.device}; times below in CPU seconds")
+              f"{args.device}; times below in {unit}")
         rows = []
         for name in names:
             with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
@@ -236,6 +280,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"projected grid on this machine: {total:.1f} h per seed over {len(rows)} models, "
           f"{total * args.seeds:.1f} h for {args.seeds} seeds (one dataset of this size, "
           f"upper bound: every epoch run)")
+    peak = max((r.get("peak CUDA MB", 0) for r in rows), default=0)
+    print(f"paper grid ({args.datasets} datasets x {len(rows)} models x {args.seeds} seeds at "
+          f"{args.lines:,} lines, device {args.device}): "
+          f"{total * args.seeds * args.datasets:.1f} h"
+          + (f"; peak GPU memory {peak:,} MB" if cuda else ""))
     return 0
 
 

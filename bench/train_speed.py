@@ -17,10 +17,15 @@ its growth during fit + score (MB). Torch threads follow benchmark.threads (`--t
 per model, fits on the full synthetic data for one epoch of `--steps` steps at REF and at this
 tree, alternating (REF, tree, REF, tree, ... `--repeats` times), each in its own process with
 PYTHONPATH at that side's code (bench/compare_driver.py). Prints per model the median fit seconds
-of each side and their ratio (wall clock; the CPU-second ratio beside it is steadier on a busy
-machine), and whether the epoch losses, the test outputs (probabilities and instance scores,
-bitwise) and the evaluated metrics are identical; the last line is `speedup min X.XX median
-Y.YY` over the models (wall-clock ratios).
+of each side (wall and CPU), the test scoring seconds, and whether the epoch losses, the test
+outputs (probabilities and instance scores, bitwise; max |Δp|) and the evaluated metrics are
+identical (`--no-metrics`: not evaluated). A model's ratio (issue 24) = REF / tree of the CPU
+seconds of the fit (`--steps` steps, with the epoch's validation pass) plus one scoring pass of
+the test split (the medians over `--repeats`). The last line is `speedup min X median Y grid Z`:
+min and median of the ratios, and Z = Σ w / Σ (w / ratio), the grid's speed-up when each
+model's share w of the default grid's run time (the fit seconds of REF's committed synthetic
+records, `results/runs/synthetic/*/seed*.json`) shrinks by its ratio. Without `--models`,
+`--compare` measures every registered model with committed records at REF.
 """
 
 from __future__ import annotations
@@ -151,12 +156,13 @@ def export_revision(ref: str, into: Path) -> Path:
 
 
 def run_side(code_root: Path, model: str, overrides: dict, data_dir: Path, threads: int,
-             out: Path) -> dict:
+             out: Path, metrics: bool = True) -> dict:
     """Fit + evaluate `model` in a fresh process importing the harness from `code_root`."""
     env = {**os.environ, "PYTHONPATH": str(code_root), "OMP_NUM_THREADS": str(threads),
            "MKL_NUM_THREADS": str(threads)}
     command = [sys.executable, str(DRIVER), "--model", model, "--data-dir", str(data_dir),
-               "--out", str(out), "--threads", str(threads), "--overrides", json.dumps(overrides)]
+               "--out", str(out), "--threads", str(threads), "--overrides", json.dumps(overrides),
+               *([] if metrics else ["--no-metrics"])]
     run = subprocess.run(command, cwd=code_root, env=env, capture_output=True, text=True,
                          check=False)
     if run.returncode:
@@ -176,10 +182,45 @@ def same(a: dict, b: dict) -> dict[str, bool]:
             == json.dumps(b["metrics"], sort_keys=True)}
 
 
+def grid_weights(ref: str) -> dict[str, float]:
+    """Model → summed `timings.fit_seconds` of REF's committed synthetic records (empty when
+    REF has none)."""
+    from benchmark.equivalence import RecordSetError, read_records
+
+    try:
+        records = read_records(ref, "synthetic", repo=ROOT)
+    except RecordSetError as error:
+        log.warning("no grid weights: %s", error)
+        return {}
+    weights: dict[str, float] = {}
+    for record in records:
+        weights[record.model] = (weights.get(record.model, 0.0)
+                                 + float(record.timings.get("fit_seconds", 0.0)))
+    return weights
+
+
+def grid_speedup(ratios: dict[str, float], weights: dict[str, float]) -> float:
+    """Σ w / Σ (w / ratio) over the weighted models (NaN when one has no ratio or none has
+    weight): the run time of the grid before / after."""
+    weighted = {m: w for m, w in weights.items() if w > 0}
+    if not weighted or any(m not in ratios or not ratios[m] > 0 for m in weighted):
+        return float("nan")
+    return sum(weighted.values()) / sum(w / ratios[m] for m, w in weighted.items())
+
+
+def side_cpu(results: list[dict]) -> float:
+    """Median over runs of fit CPU seconds + test scoring CPU seconds."""
+    return statistics.median(x.get("fit_cpu_seconds", np.nan)
+                             + x.get("score_cpu_seconds", x["score_seconds"]) for x in results)
+
+
 def compare(ref: str, names: list[str], steps: int, repeats: int, threads: int,
-            data_dir: Path, both: dict[str, dict], tree_only: dict[str, dict]) -> int:
+            data_dir: Path, both: dict[str, dict], tree_only: dict[str, dict],
+            metrics: bool = True) -> int:
     """Alternate REF and tree fits per model; print the table and the speedup line."""
-    rows, ratios = [], []
+    rows, ratios = [], {}
+    weights = grid_weights(ref)
+    total = sum(weights.values()) or 1.0
     with tempfile.TemporaryDirectory(prefix="train_speed_compare_") as tmp:
         ref_root = export_revision(ref, Path(tmp))
         for name in names:
@@ -191,7 +232,7 @@ def compare(ref: str, names: list[str], steps: int, repeats: int, threads: int,
                                               ("tree", ROOT, tree_only.get(name, {}))):
                         out = Path(tmp) / f"{name}-{side}-{r}.json"
                         sides[side].append(run_side(root, name, {**base, **extra}, data_dir,
-                                                    threads, out))
+                                                    threads, out, metrics))
                         log.info("%s %s run %d: fit %.1f s", name, side, r + 1,
                                  sides[side][-1]["fit_seconds"])
             except RuntimeError as error:
@@ -203,33 +244,35 @@ def compare(ref: str, names: list[str], steps: int, repeats: int, threads: int,
             identical = same(sides["ref"][0], sides["tree"][0])
             p_ref = sides["ref"][0]["arrays"]["probabilities"]
             p_tree = sides["tree"][0]["arrays"]["probabilities"]
-            ref_cpu = statistics.median(x.get("fit_cpu_seconds", np.nan) for x in sides["ref"])
-            tree_cpu = statistics.median(x.get("fit_cpu_seconds", np.nan)
-                                         for x in sides["tree"])
-            ratios.append(ref_s / tree_s)
+            ref_cpu, tree_cpu = side_cpu(sides["ref"]), side_cpu(sides["tree"])
+            ratios[name] = ref_cpu / tree_cpu
             rows.append({
-                "model": name, "REF fit s": round(ref_s, 2), "tree fit s": round(tree_s, 2),
-                "speedup": round(ref_s / tree_s, 2),
-                "REF fit CPU s": round(ref_cpu, 2), "tree fit CPU s": round(tree_cpu, 2),
-                "CPU speedup": round(ref_cpu / tree_cpu, 2),
-                "losses identical": identical["losses"],
-                "test outputs identical": identical["outputs"],
-                "max |Δp|": float(np.max(np.abs(p_ref - p_tree))) if len(p_ref) else 0.0,
-                "metrics identical": identical["metrics"],
+                "model": name, "grid share": round(weights.get(name, 0.0) / total, 3),
+                "REF fit s": round(ref_s, 2), "tree fit s": round(tree_s, 2),
                 "REF score s": round(statistics.median(x["score_seconds"]
                                                        for x in sides["ref"]), 2),
                 "tree score s": round(statistics.median(x["score_seconds"]
                                                         for x in sides["tree"]), 2),
+                "REF CPU s (fit+score)": round(ref_cpu, 2),
+                "tree CPU s (fit+score)": round(tree_cpu, 2),
+                "ratio": round(ratios[name], 2),
+                "losses identical": identical["losses"],
+                "test outputs identical": identical["outputs"],
+                "max |Δp|": float(np.max(np.abs(p_ref - p_tree))) if len(p_ref) else 0.0,
+                "metrics identical": identical["metrics"] if metrics else "–",
             })
-    print(f"Compare {ref} vs working tree (synthetic, 1 epoch of {steps} steps per model, "
-          f"{repeats} run(s) per side, torch threads {threads}, alternating REF/tree)")
+    print(f"Compare {ref} vs working tree (synthetic, 1 epoch of {steps} steps per model + one "
+          f"scoring pass of the test split, {repeats} run(s) per side, torch threads {threads}, "
+          f"alternating REF/tree; ratio = REF / tree CPU seconds)")
     if tree_only:
         print(f"tree-only overrides: {json.dumps(tree_only, sort_keys=True)}")
     print(tabulate(rows, headers="keys", tablefmt="github"))
     if not ratios:
-        print("speedup min nan median nan")
+        print("speedup min nan median nan grid nan")
         return 1
-    print(f"speedup min {min(ratios):.2f} median {statistics.median(ratios):.2f}")
+    values = list(ratios.values())
+    print(f"speedup min {min(values):.2f} median {statistics.median(values):.2f} "
+          f"grid {grid_speedup(ratios, weights):.2f}")
     return 0 if len(ratios) == len(names) else 1
 
 
@@ -255,6 +298,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="--compare: fits per side per model (median; default 1)")
     parser.add_argument("--data-dir", type=Path, default=ROOT / "datasets",
                         help="--compare: data directory of the synthetic cache (default datasets/)")
+    parser.add_argument("--no-metrics", action="store_true",
+                        help="--compare: do not evaluate (no metrics column; faster)")
     parser.add_argument("--set", action="append", default=[], type=override_arg,
                         dest="overrides", metavar="MODEL.FIELD=VALUE",
                         help="--compare: config override for both sides (repeatable)")
@@ -266,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     known = list_models()
     names = args.models or known
+    if args.compare is not None and not args.models:
+        names = [m for m in known if m in grid_weights(args.compare)] or known
     unknown = sorted(set(names) - set(known))
     if unknown:
         parser.error(f"unknown model(s): {', '.join(unknown)}; registered: {', '.join(known)}")
@@ -276,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--steps and --repeats must be >= 1")
         return compare(args.compare, names, args.steps, args.repeats, args.threads or 1,
                        args.data_dir, group_overrides(args.overrides),
-                       group_overrides(args.tree_overrides))
+                       group_overrides(args.tree_overrides), not args.no_metrics)
     apply_thread_policy(args.threads, jobs=1)
 
     rows = []

@@ -138,9 +138,19 @@ def format_markdown(comparisons: Sequence[ModelComparison]) -> str:
 
 def load_record_set(source: str, dataset: str = "synthetic",
                     repo: Path | None = None) -> RecordSet:
+    """The metrics of the default-variant records of `dataset` in `source` (see
+    `read_records`), as model → seed → metrics."""
+    records: RecordSet = {}
+    for record in read_records(source, dataset, repo):
+        records.setdefault(record.model, {})[record.seed] = dict(record.metrics)
+    return records
+
+
+def read_records(source: str, dataset: str = "synthetic",
+                 repo: Path | None = None) -> list[RunRecord]:
     """The default-variant records of `dataset` in `source`: a results directory, or a git
     revision of the repository at `repo` (default: this checkout) whose committed
-    `results/runs/<dataset>/` is read."""
+    `results/runs/<dataset>/` is read (checked records; a bad one raises RecordSetError)."""
     path = Path(source)
     if path.is_dir():
         return _from_directory(path, dataset)
@@ -150,27 +160,19 @@ def load_record_set(source: str, dataset: str = "synthetic",
     raise RecordSetError(f"{source}: neither a results directory nor a git revision of {root}")
 
 
-def _metrics_of(text: str, where: str) -> tuple[str, int, Metrics]:
+def _checked(text: str, where: str) -> RunRecord:
     try:
-        record = RunRecord.from_json(text)
+        return RunRecord.from_json(text)
     except BadRecord as err:
         raise RecordSetError(f"{where}: {err}") from None
-    return record.model, record.seed, dict(record.metrics)
 
 
-def _add(records: RecordSet, text: str, where: str) -> None:
-    model, seed, metrics = _metrics_of(text, where)
-    records.setdefault(model, {})[seed] = metrics
-
-
-def _from_directory(results: Path, dataset: str) -> RecordSet:
+def _from_directory(results: Path, dataset: str) -> list[RunRecord]:
     runs = results / "runs" / dataset
     if not runs.is_dir():
         raise RecordSetError(f"{results}: no {runs.relative_to(results)} directory of records")
-    records: RecordSet = {}
-    for file in sorted(runs.glob("*/seed*.json")):
-        _add(records, file.read_text(encoding="utf-8"), str(file))
-    return records
+    return [_checked(file.read_text(encoding="utf-8"), str(file))
+            for file in sorted(runs.glob("*/seed*.json"))]
 
 
 def _git(root: Path, *args: str) -> subprocess.CompletedProcess:
@@ -182,19 +184,19 @@ def _is_revision(root: Path, ref: str) -> bool:
     return _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").returncode == 0
 
 
-def _from_revision(root: Path, ref: str, dataset: str) -> RecordSet:
+def _from_revision(root: Path, ref: str, dataset: str) -> list[RunRecord]:
     prefix = f"results/runs/{dataset}/"
     listing = _git(root, "ls-tree", "-r", "--name-only", ref, prefix)
     names = [n for n in listing.stdout.splitlines()
              if n.count("/") == 4 and Path(n).name.startswith("seed") and n.endswith(".json")]
     if not names:
         raise RecordSetError(f"{ref}: no committed records under {prefix}")
-    records: RecordSet = {}
+    records = []
     for name in names:
         shown = _git(root, "show", f"{ref}:{name}")
         if shown.returncode:
             raise RecordSetError(f"{ref}:{name}: {shown.stderr.strip()}")
-        _add(records, shown.stdout, f"{ref}:{name}")
+        records.append(_checked(shown.stdout, f"{ref}:{name}"))
     return records
 
 

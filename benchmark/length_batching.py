@@ -57,7 +57,11 @@ def length_groups(extents: torch.Tensor, chunk: int) -> list[tuple[torch.Tensor,
     if chunk < 1:
         raise ValueError(f"chunk must be >= 1, got {chunk}")
     order = torch.argsort(extents, stable=True)
-    return [(group, max(int(extents[group].max()), 1)) for group in order.split(chunk)]
+    groups = order.split(chunk)
+    # each group's last row has its largest extent (sorted): one transfer for all the widths
+    last = [min(start + chunk, len(order)) - 1 for start in range(0, len(order), chunk)]
+    widths = extents[order[last]].tolist()
+    return [(group, max(int(width), 1)) for group, width in zip(groups, widths, strict=True)]
 
 
 ChunkFn = Callable[..., torch.Tensor | tuple[torch.Tensor, ...]]

@@ -139,6 +139,7 @@ def train_network(
     sampler: Literal["weighted", "shuffle"] = "weighted",
     extra_state: Mapping[str, Stateful] | None = None,
     diagnose: Callable[[], dict[str, float]] | None = None,
+    step_source: Callable[[], Any] | None = None,
 ) -> TrainHistory:
     """Train `net` in place with AdamW; keep the weights of the best validation epoch (the
     last epoch when `settings.early_stopping` is False).
@@ -147,7 +148,10 @@ def train_network(
     validate() -> score, higher is better (called with net in eval mode after each epoch);
     extra_state: model-owned state that changes across epochs, checkpointed by name;
     diagnose() -> named numbers recorded per epoch in `history.diagnostics` (net in eval mode,
-    no grad, every global RNG state restored afterwards: it never changes a training number).
+    no grad, every global RNG state restored afterwards: it never changes a training number);
+    step_source() -> what `loss_fn` takes at each step instead of a mini-batch of `train` (e.g.
+    episodes, models.episodes): the steps per epoch are still `settings.steps_per_epoch`, and
+    no bag order is drawn (a source keeps its own RNG, checkpointed through `extra_state`).
     """
     if len(train) == 0:
         raise ValueError(f"{model_name}: no training bags")
@@ -201,15 +205,17 @@ def train_network(
                   initial=first - 1, total=settings.epochs)
     for epoch in epochs:
         net.train()
-        order = _epoch_order(train, steps * settings.batch_size, sampler, generator)
+        order = (None if step_source is not None else
+                 _epoch_order(train, steps * settings.batch_size, sampler, generator))
         losses: list[torch.Tensor] = []  # on the device: no host synchronisation per step
         for step in range(steps):
-            index = order[step * settings.batch_size : (step + 1) * settings.batch_size]
-            if len(index) == 0:
-                break
-            batch = make_batch(train, index, device)
+            if order is not None:
+                index = order[step * settings.batch_size : (step + 1) * settings.batch_size]
+                if len(index) == 0:
+                    break
+                batch = make_batch(train, index, device)
             with optimiser.autocast():
-                loss = loss_fn(batch)
+                loss = loss_fn(batch if order is not None else step_source())
             optimiser.step(loss)
             history.steps += 1
             losses.append(loss.detach())

@@ -7,21 +7,23 @@ source dataset whose training split lacks one class gives no episode. Trained on
 (`fit`), episodes are drawn within it.
 
 `MetaBagModel` trains with the shared trainer (benchmark.trainer.train_network: AdamW,
-gradient clipping, early stopping, end-of-epoch checkpoints and bit-identical resume) whose
-per-step loss ignores the trainer's batch and is the mean `episode_loss` of `tasks_per_step`
-episodes from an `EpisodeSampler` (its Generator state is checkpointed with the run), for
-`steps_per_epoch` steps per epoch. Early stopping is on the mean over source datasets of the
-validation F1 at the best threshold (`domain_score`; datasets whose validation split lacks a
-class are skipped). Every source dataset gets one fixed validation support set (`shots` bags per
-class of its training split, drawn once per run) that models which adapt before scoring (MAML)
-use in `domain_score`.
+gradient clipping, early stopping, end-of-epoch checkpoints and bit-identical resume) with the
+episodes as its step source (no bag batches are drawn): each step's loss is the mean
+`episode_loss` of `tasks_per_step` episodes from an `EpisodeSampler` (its Generator state is
+checkpointed with the run), for `steps_per_epoch` steps per epoch. Early stopping is on the mean
+over source datasets of the validation F1 at the best threshold (`domain_score`; datasets whose
+validation split lacks a class are skipped). Every source dataset gets one fixed validation
+support set (`shots` bags per class of its training split, drawn once per run) that models which
+adapt before scoring (MAML) use in `domain_score`.
 """
 
 from __future__ import annotations
 
 import json
 from abc import abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -152,9 +154,11 @@ class MetaBagModel(TrainedBagModel):
         self.supports_ = supports
         sampler = EpisodeSampler(episodic, cfg.shots, cfg.queries, seed)
 
-        def meta_loss(_: BagBatch) -> torch.Tensor:
-            return torch.stack([self.episode_loss(sampler.draw())
-                                for _ in range(cfg.tasks_per_step)]).mean()
+        def tasks() -> Iterator[Any]:  # drawn one at a time, as the loss asks for them
+            return (sampler.draw() for _ in range(cfg.tasks_per_step))
+
+        def meta_loss(episodes: Iterator[Any]) -> torch.Tensor:
+            return torch.stack([self.episode_loss(episode) for episode in episodes]).mean()
 
         def validate() -> float:
             self.after_epoch(trains)
@@ -162,7 +166,7 @@ class MetaBagModel(TrainedBagModel):
 
         self.history_ = train_network(self.net_, concat_bagsets(trains), meta_loss, validate, cfg,
                                       self.context, self.name, sampler="weighted",
-                                      extra_state={"episodes": sampler})
+                                      extra_state={"episodes": sampler}, step_source=tasks)
         return self
 
     def _validation_score(self, trains: list[BagSet], vals: list[BagSet],

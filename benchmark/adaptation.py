@@ -11,8 +11,10 @@ so a larger K adds bags to a smaller K's support.
 own adaptation rule: `steps` AdamW steps of the model's own training loss (`batch_loss`) on the
 support bags (only the normal ones for models trained on normal bags; nothing happens when none
 is left), in blocks of at most `batch_size` bags cycled in order, weight decay and gradient
-clipping from the model's config, seeded with the run seed; first `model.extend_to(support)` lets
-state outside the network cover the support (e.g. a vocabulary of seen templates).
+clipping from the model's config, seeded with the run seed, run by the shared loop
+(benchmark.trainer.train_network: one epoch, the support's blocks as its step source, the last
+weights kept, no checkpoint); first `model.extend_to(support)` lets state outside the network
+cover the support (e.g. a vocabulary of seen templates).
 """
 
 from __future__ import annotations
@@ -43,10 +45,14 @@ def draw_support(train: BagSet, k: int, seed: int) -> np.ndarray:
 
 
 def fine_tune(model: TrainedBagModel, support: BagSet, steps: int, lr: float) -> None:
-    """Fine-tune `model.net_` in place on `support` (see the module docstring)."""
+    """Fine-tune `model.net_` in place on `support` (see the module docstring): one epoch of
+    `steps` steps of the shared loop (benchmark.trainer.train_network), its step source the
+    support's blocks in order, no early stopping, no checkpoint."""
+    import dataclasses
+
     import torch
 
-    from benchmark.trainer import Optimiser, check_finite, make_batch
+    from benchmark.trainer import make_batch, train_network
 
     if model.trains_on == "normal":
         support = support.subset(np.flatnonzero(support.labels == 0))
@@ -56,15 +62,15 @@ def fine_tune(model: TrainedBagModel, support: BagSet, steps: int, lr: float) ->
     model.extend_to(support)
     config, context = model.config, model.context
     torch.manual_seed(context.seed)
-    net = model.net_
-    optimiser = Optimiser(net, lr, config.weight_decay, config.grad_clip, context.device)
     blocks = [np.arange(s, min(s + config.batch_size, len(support)))
               for s in range(0, len(support), config.batch_size)]
-    net.train()
-    for step in range(steps):
-        batch = make_batch(support, blocks[step % len(blocks)], context.device)
-        with optimiser.autocast():
-            loss = model.batch_loss(batch)
-        check_finite(loss, model.name, context.seed, 0, step + 1)
-        optimiser.step(loss)
-    net.eval()
+    cycle = iter(range(steps))
+
+    def next_block():  # the step source: the support's blocks, cycled in order
+        return make_batch(support, blocks[next(cycle) % len(blocks)], context.device)
+
+    settings = dataclasses.replace(config, epochs=1, steps_per_epoch=steps, lr=lr,
+                                   early_stopping=False, min_epochs=0)
+    train_network(model.net_, support, model.batch_loss, lambda: 0.0, settings,
+                  dataclasses.replace(context, checkpoint_path=None),
+                  f"{model.name} fine-tune", step_source=next_block)

@@ -53,9 +53,10 @@ from benchmark.data.bagset import BagSet, TemplateTable
 from benchmark.data.tokens import tokenize_template
 from benchmark.layers import append_buffer_rows, sinusoidal_positions
 from benchmark.length_batching import run_length_chunked
+from benchmark.model_api import ModelContext
 from benchmark.registry import register_model
 from benchmark.trained_model import TrainedBagModel
-from benchmark.trainer import BagBatch, Optimiser, TrainSettings, check_finite
+from benchmark.trainer import BagBatch, TrainSettings, train_network
 
 log = logging.getLogger(__name__)
 
@@ -212,31 +213,36 @@ def pretrain_token_encoder(
     """Masked-token pre-training of stage 1 on training templates `tokens` (n, S), in place.
 
     Every epoch visits the rows in a seeded order, in batches of `mlm_batch_size`; AdamW steps
-    (`mlm_lr`, the config's weight decay and gradient clip, mixed precision on CUDA); a NaN/inf
-    loss raises TrainingDiverged naming `name`. Rows without any real token are skipped.
-    Returns the mean loss of each epoch.
+    (`mlm_lr`, the config's weight decay and gradient clip, mixed precision on CUDA) of the
+    shared loop (benchmark.trainer.train_network, the token batches as its step source, no
+    validation, the last weights kept); a NaN/inf loss raises TrainingDiverged naming `name`.
+    Rows without any real token are skipped. Returns the mean step loss of each epoch.
     """
     tokens = tokens[(tokens > CLS).any(dim=1)]
     if len(tokens) == 0 or config.mlm_epochs == 0:
         return []
-    generator = torch.Generator().manual_seed(seed)
-    optimiser = Optimiser(encoder, config.mlm_lr, config.weight_decay, config.grad_clip,
-                          tokens.device)
-    losses = []
-    encoder.train()
-    for epoch in range(1, config.mlm_epochs + 1):
-        order = torch.randperm(len(tokens), generator=generator)
-        total = 0.0
-        for step, start in enumerate(range(0, len(tokens), config.mlm_batch_size), start=1):
-            batch = tokens[order[start : start + config.mlm_batch_size]]
-            with optimiser.autocast():
-                loss = masked_token_loss(encoder, batch, config.mlm_mask_ratio, generator)
-            check_finite(loss, name, seed, epoch, step)
-            optimiser.step(loss)
-            total += float(loss.detach()) * len(batch)
-        losses.append(total / len(tokens))
-    encoder.eval()
-    return losses
+    generator = torch.Generator().manual_seed(seed)  # the epoch orders, then the masks
+    size = config.mlm_batch_size
+    steps = -(-len(tokens) // size)
+    drawn = {"step": 0, "order": torch.empty(0, dtype=torch.int64)}
+
+    def next_batch() -> torch.Tensor:  # the step source: a seeded order per epoch
+        step = drawn["step"] % steps
+        if step == 0:
+            drawn["order"] = torch.randperm(len(tokens), generator=generator)
+        drawn["step"] += 1
+        return tokens[drawn["order"][step * size : (step + 1) * size]]
+
+    settings = TrainSettings(epochs=config.mlm_epochs, batch_size=size, lr=config.mlm_lr,
+                             weight_decay=config.weight_decay, grad_clip=config.grad_clip,
+                             steps_per_epoch=steps, early_stopping=False)
+    context = ModelContext(templates=TemplateTable((), np.zeros((0, 1), np.float32)),
+                           seed=seed, device=tokens.device)  # the loop reads seed and device
+    history = train_network(
+        encoder, None, lambda batch: masked_token_loss(encoder, batch, config.mlm_mask_ratio,
+                                                       generator),
+        lambda: 0.0, settings, context, name, step_source=next_batch)
+    return history.losses
 
 
 class SequenceClassifier(nn.Module):

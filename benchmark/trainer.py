@@ -130,7 +130,7 @@ class TrainHistory:
 
 def train_network(
     net: nn.Module,
-    train: BagSet,
+    train: BagSet | None,
     loss_fn: Callable[[BagBatch], torch.Tensor],
     validate: Callable[[], float],
     settings: TrainSettings,
@@ -150,11 +150,14 @@ def train_network(
     diagnose() -> named numbers recorded per epoch in `history.diagnostics` (net in eval mode,
     no grad, every global RNG state restored afterwards: it never changes a training number);
     step_source() -> what `loss_fn` takes at each step instead of a mini-batch of `train` (e.g.
-    episodes, models.episodes): the steps per epoch are still `settings.steps_per_epoch`, and
-    no bag order is drawn (a source keeps its own RNG, checkpointed through `extra_state`).
+    episodes, models.episodes; the support's blocks, benchmark.adaptation; template token
+    batches, LogFormer's stage 1): `settings.steps_per_epoch` steps per epoch, no bag order
+    drawn (`train` may be None; a source keeps its own RNG, checkpointed via `extra_state`).
     """
-    if len(train) == 0:
+    if step_source is None and (train is None or len(train) == 0):
         raise ValueError(f"{model_name}: no training bags")
+    if step_source is not None and not settings.steps_per_epoch:
+        raise ValueError(f"{model_name}: a step source needs settings.steps_per_epoch")
     device = context.device
     net.to(device)
     extra_state = dict(extra_state or {})

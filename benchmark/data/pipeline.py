@@ -242,7 +242,7 @@ def _parsed_stages(name: str | DatasetCard, data_file: Path | None, data_dir: Pa
                        parse_key, parse)
     parse_key = config_hash("parse", STAGE_VERSIONS["parse"], read_key, asdict(card.drain))
     parse = cache.load("parse", parse_key, ("content_template",), ("templates",),
-                       lambda e: _check_parse(e, n_contents))
+                       lambda e: _check_template_ids(e, "content_template", n_contents))
     if parse is None:
         content_template, texts = parse_distinct(read.strings["contents"], card.drain)
         parse = cache.save("parse", parse_key, {"content_template": content_template},
@@ -260,7 +260,7 @@ def _line_parse_stage(cache: StageCache, read_key: str, read: Entry, card: Datas
     settings = variant.identity(card, templates)
     key = config_hash("parse", STAGE_VERSIONS["parse"], read_key, settings)
     parse = cache.load("parse", key, ("line_template",), ("templates",),
-                       lambda e: _check_line_parse(e, n_lines))
+                       lambda e: _check_template_ids(e, "line_template", n_lines))
     if parse is not None:
         return key, parse
     if variant.parser_name() == "ground-truth":
@@ -410,21 +410,13 @@ def _check_bags(entry: Entry, n_lines: int) -> None:
             raise CacheInvalid(f"{split} bag ranges outside [0, {n_lines}] or unordered")
 
 
-def _check_parse(entry: Entry, n_contents: int) -> None:
-    """One template id per distinct content, each in [0, templates)."""
-    ids, texts = entry.arrays["content_template"], entry.strings["templates"]
-    if ids.shape != (n_contents,) or not texts:
-        raise CacheInvalid(f"content_template has shape {ids.shape}, expected ({n_contents},)")
-    if n_contents and (ids.min() < 0 or ids.max() >= len(texts)):
-        raise CacheInvalid(f"template ids outside [0, {len(texts)})")
-
-
-def _check_line_parse(entry: Entry, n_lines: int) -> None:
-    """One template id per line, each in [0, templates)."""
-    ids, texts = entry.arrays["line_template"], entry.strings["templates"]
-    if ids.shape != (n_lines,) or not texts:
-        raise CacheInvalid(f"line_template has shape {ids.shape}, expected ({n_lines},)")
-    if n_lines and (ids.min() < 0 or ids.max() >= len(texts)):
+def _check_template_ids(entry: Entry, key: str, n: int) -> None:
+    """`entry.arrays[key]` holds n template ids (one per distinct content or per line), each in
+    [0, templates)."""
+    ids, texts = entry.arrays[key], entry.strings["templates"]
+    if ids.shape != (n,) or not texts:
+        raise CacheInvalid(f"{key} has shape {ids.shape}, expected ({n},)")
+    if n and (ids.min() < 0 or ids.max() >= len(texts)):
         raise CacheInvalid(f"template ids outside [0, {len(texts)})")
 
 

@@ -4,7 +4,7 @@ The policy: one torch thread per run, whatever `--jobs` and the backend (local p
 Dask workers); `--threads N` overrides it and is recorded (`torch_threads`). A different thread
 count may change a float reduction's last bit, hence a run's numbers: with one thread per run,
 the same seed on the same machine gives the same record whether the grid ran with `--jobs 1`,
-`--jobs 2` or `--backend dask` (tested, tests/test_backends.py). The count never depends on
+`--jobs 2` or `--backend dask` (tested, tests/e2e/test_backends.py). The count never depends on
 the machine's momentary load or core count. (Several processes each running as many threads as
 there are cores also spin against each other: on a busy 2-core machine one LogBERT step took
 0.88 s with 1 thread and 10.06 s with 2.) The grid

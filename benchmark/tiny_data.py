@@ -1,5 +1,5 @@
 """The tiny planted-anomaly dataset, built in memory with NumPy only (no torch, no files), so a
-subprocess can build it with torch blocked (tests/test_count_models.py). The conformance kit
+subprocess can build it with torch blocked (tests/models/test_count_models.py). The conformance kit
 (benchmark.conformance) fits every model on it; the tests import it through tests/tiny_data.py."""
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from benchmark import artifacts, cli, store
 from benchmark.report.rescore import instance_metrics
 
 MODEL = tiny_template_model.NAME
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 EXTRA = ["--loc-k", "1", "3", "5", "--sr-delta", "0.05", "0.1", "0.2"]
 TABLE_SUFFIXES = (".md", ".csv", ".tex")
 

@@ -26,7 +26,7 @@ from benchmark.model_api import BagModel, ModelContext
 from benchmark.registry import get_model, list_models, model_class, resolve_config
 from benchmark.seeding import seed_everything
 
-TESTS_DIR = Path(__file__).resolve().parent
+TESTS_DIR = Path(__file__).resolve().parents[1]
 SETTINGS = {"epochs": 4, "patience": 4, "batch_size": 16, "steps_per_epoch": 3}
 """Four short epochs and no early stop before epoch 4, so a resume at epoch 3 has work left."""
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "paper_scale.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "paper_scale.py"
 
 
 def load_script():

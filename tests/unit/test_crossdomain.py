@@ -23,7 +23,7 @@ from benchmark.registry import get_model, resolve_config
 from benchmark.store import load_cross_domain_records, read_record
 from benchmark.threshold import best_f1_threshold
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def renamed(data: PreparedDataset, name: str, texts: tuple[str, ...]) -> PreparedDataset:

@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MARK = "LOGMILP_CLEAN_STOP_TEST"
 LONG = ["--set", "logmilp.epochs=5000", "--set", "logmilp.patience=5000",
         "--set", "logmilp_nocon.epochs=5000", "--set", "logmilp_nocon.patience=5000"]

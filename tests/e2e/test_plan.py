@@ -19,7 +19,7 @@ from benchmark.grid import DEFAULT_SEEDS, GridOptions
 from benchmark.plan import GridPlan, PlannedRun, plan_grid, warn_if_long
 from benchmark.registry import list_models, model_class
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def project_models() -> list[str]:

@@ -19,7 +19,7 @@ from benchmark.checkpoint import MAGIC
 from benchmark.data.synthetic import write_synthetic_log
 from benchmark.sealed import unseal
 
-TESTS_DIR = Path(__file__).resolve().parent
+TESTS_DIR = Path(__file__).resolve().parents[1]
 PAIR = "tiny→tiny-b"
 SETTINGS = {"epochs": 3, "patience": 3, "steps_per_epoch": 3, "hidden_dim": 16,
             "attention_dim": 8}

@@ -21,7 +21,7 @@ from benchmark.count_models import CountsModel
 from benchmark.registry import list_models, model_class
 from benchmark.trained_model import TrainedBagModel
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @parametrize_with_checks(list_models())

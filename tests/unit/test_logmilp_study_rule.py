@@ -8,7 +8,7 @@ import importlib.util
 import math
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("logmilp_study_report",
                                                REPO / "bench" / "logmilp_study_report.py")
 report = importlib.util.module_from_spec(_spec)

@@ -16,7 +16,7 @@ from benchmark.data import samples
 from benchmark.data.errors import DataError
 from benchmark.data.samples import SampleFile, SampleSet, fetch_samples, find_sample
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 FILES = {"a.log": b"first line\nsecond line\n", "a.csv": b"LineId,EventId\n1,E1\n2,E2\n"}
 
 

@@ -17,7 +17,7 @@ from benchmark.data.bagset import BagSet
 from benchmark.data.errors import DataError
 
 MODEL = tiny_template_model.NAME
-TESTS_DIR = Path(__file__).resolve().parent
+TESTS_DIR = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)

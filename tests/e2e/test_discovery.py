@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PLUGIN = "zz_plugin_mean"
 MODEL_FILE = textwrap.dedent(f'''
     """Per-template logit with max pooling (a model file written by the discovery test)."""

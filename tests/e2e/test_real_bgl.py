@@ -29,7 +29,7 @@ from benchmark.protocol import evaluate
 from benchmark.registry import get_model, list_models, model_class, resolve_config
 from benchmark.seeding import seed_everything
 
-SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "bgl-100k" / "BGL_100k.log"
+SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "bgl-100k" / "BGL_100k.log"
 EPOCH_CAP = 3
 """Epochs per model here (decision: the first epochs already rank BGL 100k well, measured on
 the full runs' histories; a full run is the README's Results table)."""

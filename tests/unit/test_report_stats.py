@@ -28,7 +28,7 @@ from benchmark.report.ranks import cliques, rank_tests, write_rank_report
 from benchmark.report.significance import bootstrap_p_value, holm, rank_test
 from benchmark.store import write_record
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 MODELS = ("deeplog", "loganomaly", "logbert", "logformer", "midlog", "logmilp", "logmilp_nocon")
 
 

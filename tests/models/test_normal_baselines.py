@@ -25,7 +25,7 @@ from benchmark.registry import get_model, list_models, model_class, resolve_conf
 NORMAL_MODELS = tuple(m for m in list_models()
                       if model_class(m).trains_on == "normal" and needs_torch(model_class(m)))
 """The neural models that learn normal behaviour (trait `trains_on = "normal"`); the classical
-counts_iforest has its own tests (tests/test_count_models.py)."""
+counts_iforest has its own tests (tests/models/test_count_models.py)."""
 LEARN_SETTINGS = {"epochs": 8, "patience": 8, "batch_size": 8, "top_g": 20}
 
 

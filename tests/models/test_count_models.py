@@ -21,7 +21,7 @@ from benchmark.count_models import BagLines, count_matrix, log_scaled
 from benchmark.data.bagset import NO_DROP
 from benchmark.model_api import ModelContext
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def fitted(cls, config, seed: int = 0):

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "train_speed.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "train_speed.py"
 
 
 def load_script():

@@ -14,7 +14,7 @@ from loghub import loghub_file
 from benchmark.cli import benchmark_main as main
 from benchmark.data import pipeline
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def describe(capsys, *args: str) -> tuple[int, str, str]:

@@ -91,10 +91,14 @@ def remove(path: Path | None) -> None:
         return
     path = Path(path)
     path.unlink(missing_ok=True)
-    for directory in path.parents[:3]:
+    if "checkpoints" not in path.parent.parts:
+        return  # a checkpoint outside a results folder: leave its directory alone
+    for directory in path.parents:  # up to and including `checkpoints/`, however deep the run
         try:
             directory.rmdir()
         except OSError:  # not empty (another run's checkpoint) or already gone
+            break
+        if directory.name == "checkpoints":
             break
 
 

@@ -17,6 +17,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from baseline_checks import bag_auc, fit_on_tiny
@@ -48,7 +50,14 @@ def test_bursty_log_has_the_real_bgl_traits(bursty):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["logformer", "midlog"])
 def test_bag_supervised_baselines_rank_bursty_bgl_above_chance(bursty, name):
-    model = fit_on_tiny(name, resolve_config(name, quick=True), bursty)
+    """What the model can learn here, with the quick config's whole epoch budget: on this log the
+    validation F1 is flat for the first epochs, so early stopping (patience 3) decides by the seed
+    whether MIDLog trains past epoch 4 (MIDLog, early stopping, seeds 0 1 2: AUC 0.51 / 0.83 /
+    0.48 with length_chunk 8 and 0.75 / 0.58 / 0.48 without; fixed budget, length_chunk 8: 0.82 /
+    0.77 / 0.71, seeds 3 4: 0.75 / 0.86; LogFormer fixed budget 0.98 / 0.89 / 0.93). Which epoch
+    to keep is issue 26's model-selection question, not this test's."""
+    config = replace(resolve_config(name, quick=True), early_stopping=False)
+    model = fit_on_tiny(name, config, bursty)
     assert bag_auc(model, bursty.splits["test"].bags) > 0.6
 
 

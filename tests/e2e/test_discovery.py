@@ -80,13 +80,13 @@ def test_registry_and_models_command_find_the_new_file(plugin_path):
 
 def test_conformance_suite_runs_the_new_model(plugin_path):
     out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                          str(REPO / "tests" / "test_conformance.py"), "-k", PLUGIN],
+                          str(REPO / "tests" / "models" / "test_conformance.py"), "-k", PLUGIN],
                          cwd=REPO, env=_env(plugin_path), capture_output=True, text=True,
                          timeout=600)
     assert out.returncode == 0, out.stdout[-3000:]
     assert " passed" in out.stdout and PLUGIN in subprocess.run(
         [sys.executable, "-m", "pytest", "--co", "-q", "-p", "no:cacheprovider",
-         str(REPO / "tests" / "test_conformance.py"), "-k", PLUGIN], cwd=REPO,
+         str(REPO / "tests" / "models" / "test_conformance.py"), "-k", PLUGIN], cwd=REPO,
         env=_env(plugin_path), capture_output=True, text=True, timeout=300).stdout
 
 

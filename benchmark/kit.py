@@ -21,7 +21,8 @@ from benchmark.kit import (TrainedBagModel, TrainSettings, positive, fraction, r
   `parametrize_with_checks(names)` for pytest, `ConformanceError`.
 
 A model in any package (not only `models/` or `baselines/`) passes the kit once its module is
-imported (its `@register_model` runs): tests/models/test_model_kit.py builds one in a temporary package.
+imported (its `@register_model` runs): tests/models/test_model_kit.py builds one in a temporary
+package.
 """
 
 from benchmark.capabilities import (

@@ -1,6 +1,6 @@
 """Checks shared by the bag-supervised baseline tests (LogFormer, MIDLog), beyond the registry
-conformance suite (tests/models/test_conformance.py, which covers shapes, ranges, padding, `drop` and
-determinism for every model): deletion models score an emptied bag 0, and bag AUC.
+conformance suite (tests/models/test_conformance.py, which covers shapes, ranges, padding, `drop`
+and determinism for every model): deletion models score an emptied bag 0, and bag AUC.
 """
 
 from __future__ import annotations

@@ -4,15 +4,11 @@ paper's text settles removal and key selection; bag shapes compare only on the s
 
 from __future__ import annotations
 
-import importlib.util
 import math
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("logmilp_study_report",
-                                               REPO / "bench" / "logmilp_study_report.py")
-report = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(report)
+from bench_scripts import load_bench_script
+
+report = load_bench_script("logmilp_study_report")
 
 TIE = 0.01
 VARIANTS = {"default": ("(today)", {}, {}), "a1": ("model selection", {}, {}),

@@ -3,19 +3,12 @@ paper-grid projection and the clocks."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import torch
-
-SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "paper_scale.py"
+from bench_scripts import load_bench_script
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location("paper_scale_under_test", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench_script("paper_scale")
 
 
 def test_cuda_without_cuda_exits_0_before_any_work(tmp_path, monkeypatch, capsys) -> None:

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from bench_scripts import BENCH, load_bench_script
 
-SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "train_speed.py"
+SCRIPT = BENCH / "train_speed.py"
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location("train_speed_under_test", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench_script("train_speed")
 
 
 def test_fake_dataset_shape():

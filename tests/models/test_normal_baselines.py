@@ -15,12 +15,13 @@ import torch
 from conftest import make_tiny_dataset
 from sklearn.metrics import roc_auc_score
 
-from baselines.logbert import masking_rounds
+from baselines.logbert import DIST_ROWS_MIN, masking_rounds
 from baselines.next_key import MAX_SURPRISE
 from benchmark.capabilities import needs_torch
 from benchmark.data.bagset import BagSet, TemplateTable
 from benchmark.model_api import BagModel, ModelContext
 from benchmark.registry import get_model, list_models, model_class, resolve_config
+from benchmark.trainer import make_batch
 
 NORMAL_MODELS = tuple(m for m in list_models()
                       if model_class(m).trains_on == "normal" and needs_torch(model_class(m)))
@@ -90,6 +91,23 @@ def test_logbert_instance_score_options(tiny):
     assert np.all(attention.instance_scores[real] >= 0)
     assert np.all(np.where(real, attention.instance_scores, 0).sum(axis=1) <= 1 + 1e-5)
     assert np.all(surprise.instance_scores[real] >= 0)
+
+
+@pytest.mark.parametrize("n_bags", [DIST_ROWS_MIN - 1, DIST_ROWS_MIN + 3])
+def test_logbert_dist_output_is_the_dist_row_of_the_full_pass(tiny, n_bags):
+    """The centre's [DIST]-row-only last layer (from DIST_ROWS_MIN bags) and the whole-layer
+    fallback give the [DIST] row of the full forward pass (bitwise on the machine measured;
+    float rounding allowed elsewhere)."""
+    train, val = (tiny.splits[k].bags for k in ("train", "val"))
+    model = fitted("logbert", train, val, epochs=1)
+    index = np.resize(np.arange(len(train)), n_bags)  # repeats bags if the split is smaller
+    batch = make_batch(train, index, torch.device("cpu"))
+    tokens = model.net_.tokens(batch)
+    with torch.no_grad():
+        full = model.net_(tokens, batch.mask)[0][:, 0]
+        rows = model.net_.dist_output(tokens, batch.mask)
+    assert rows.shape == full.shape == (n_bags, model.config.hidden)
+    torch.testing.assert_close(rows, full, rtol=0, atol=1e-5)
 
 
 def test_logbert_rejects_unknown_instance_score():

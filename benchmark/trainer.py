@@ -28,7 +28,7 @@ from torch.utils.data import WeightedRandomSampler
 from tqdm.auto import tqdm
 
 from benchmark import checkpoint
-from benchmark.configs import OMIT_DEFAULT, non_negative, option, option_at_least, positive
+from benchmark.configs import OMIT_DEFAULT, non_negative, option, positive
 from benchmark.data.bagset import BagSet
 from benchmark.model_api import ModelContext
 
@@ -53,11 +53,11 @@ class TrainSettings:
 
     epochs: maximum passes; patience: epochs without validation improvement before stopping;
     steps_per_epoch: batches per epoch (None = ceil(len(train) / batch_size)).
-    Model-selection options (issue 26; defaults = the harness rule, left out of records and
-    hashes while default): early_stopping False trains all `epochs` and keeps the last epoch's
-    weights (Algorithm 1's fixed budget); min_epochs: epochs before it are neither kept nor
-    counted towards patience; val_score "f1" (validation F1 at the best threshold) or "loss"
-    (minus the model's mean loss on the validation bags, eval mode).
+    min_epochs (issue 26's decision, README Protocol; in every record and hash): epochs before
+    min(min_epochs, epochs) are neither kept nor counted towards patience. Study options (left
+    out of records and hashes while default): early_stopping False trains all `epochs` and keeps
+    the last epoch's weights (Algorithm 1's fixed budget); val_score "f1" (validation F1 at the
+    best threshold) or "loss" (minus the model's mean loss on the validation bags, eval mode).
     """
 
     epochs: int = positive(30)
@@ -68,7 +68,7 @@ class TrainSettings:
     grad_clip: float = positive(1.0)
     steps_per_epoch: int | None = positive(None)
     early_stopping: bool = option(True)
-    min_epochs: int = option_at_least(0, 0)
+    min_epochs: int = non_negative(8)
     val_score: Literal["f1", "loss"] = option("f1")
 
 
@@ -236,7 +236,7 @@ def train_network(
         if not settings.early_stopping:
             best_score, best_state = score, None
             history.best_epoch = epoch
-        elif epoch < settings.min_epochs:
+        elif epoch < min(settings.min_epochs, settings.epochs):
             pass  # not a candidate, and patience has not started
         elif score > best_score:
             best_score, best_state, waited = score, copy.deepcopy(net.state_dict()), 0

@@ -73,7 +73,7 @@ def test_training_is_deterministic_and_learns(tiny_dataset, cpu_context):
 
 
 def test_best_epoch_weights_are_restored(tiny_dataset, cpu_context):
-    settings = TrainSettings(epochs=5, batch_size=8, lr=0.1, patience=2)
+    settings = TrainSettings(epochs=5, batch_size=8, lr=0.1, patience=2, min_epochs=0)
     net, history = _train(tiny_dataset, cpu_context, settings)
     assert history.best_epoch == int(np.argmax(history.val_scores)) + 1
     val = tiny_dataset.splits["val"].bags
@@ -81,6 +81,14 @@ def test_best_epoch_weights_are_restored(tiny_dataset, cpu_context):
     p = torch.sigmoid(net(batch.ids, batch.mask)).detach().numpy()
     restored = -float(np.mean((p - val.labels) ** 2))
     assert restored == pytest.approx(max(history.val_scores), abs=1e-6)
+
+
+def test_default_selection_starts_at_epoch_8(tiny_dataset, cpu_context):
+    """Issue 26's decision: epochs before min_epochs (8) are neither kept nor counted."""
+    settings = TrainSettings(epochs=9, batch_size=8, lr=0.1, patience=1)
+    assert settings.min_epochs == 8
+    _, history = _train(tiny_dataset, cpu_context, settings)
+    assert history.best_epoch in (8, 9) and len(history.losses) == 9
 
 
 def test_other_seed_changes_sampling(tiny_dataset, cpu_context):

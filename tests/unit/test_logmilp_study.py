@@ -81,8 +81,9 @@ def test_diagnostics_change_no_training_number():
 
 def test_study_options_are_left_out_of_records_at_their_default():
     default = plain(LogMILPConfig())
-    for name in ("removal", "key_head", "early_stopping", "min_epochs", "val_score"):
+    for name in ("removal", "key_head", "early_stopping", "val_score"):
         assert name not in default
+    assert default["min_epochs"] == 8  # the decided default: in every record and hash
     changed = plain(dataclasses.replace(LogMILPConfig(), removal="delete", min_epochs=4))
     assert changed["removal"] == "delete" and changed["min_epochs"] == 4
 
@@ -148,6 +149,8 @@ def test_fixed_budget_keeps_the_last_epoch_and_min_epochs_delays_selection():
     assert fixed.history_.best_epoch == 4 and len(fixed.history_.losses) == 4
     late = _fit(data, {"min_epochs": 3, "epochs": 4, "patience": 1})
     assert late.history_.best_epoch >= 3
+    capped = _fit(data, {"min_epochs": 8, "epochs": 3, "patience": 1})  # min capped at epochs
+    assert capped.history_.best_epoch == 3 and len(capped.history_.losses) == 3
 
 
 def test_needle_profile_has_single_line_episodes_and_no_bursts(tmp_path: Path):

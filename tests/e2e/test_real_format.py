@@ -80,11 +80,22 @@ def planted_bags(bags: BagSet, template: int) -> tuple[BagSet, BagSet]:
     return clean, BagSet(planted, starts, ends, np.ones(len(normal), np.int8), bags.templates)
 
 
+EPOCHS_ON_BGL_LINES = {"logmilp": 15, "logmilp_nocon": 15}
+"""Epoch budgets above the quick ones for this log. LogMILP's validation F1 here stays at the
+all-positive level (0.69) for 7 epochs and rises from epoch 9 (0.76-0.82, seed 0); under
+`min_epochs = 8` (issue 26) the quick budget of 8 keeps epoch 8, before it has learned (planted
+median 0.363 vs clean 0.371); the earlier rule kept epoch 2 and passed by 0.003 (0.414 vs 0.411).
+With 15 epochs: 0.473 vs 0.389, 73 % of planted bags above the clean median."""
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list_models())
 def test_every_model_ranks_a_planted_anomaly_on_bgl_lines(bgl_lines, name):
     template = bgl_lines.templates.texts.index(PLANTED_TEMPLATE)
-    model = fit_on_tiny(name, resolve_config(name, quick=True), bgl_lines)
+    config = resolve_config(name, quick=True)
+    if name in EPOCHS_ON_BGL_LINES:
+        config = replace(config, epochs=EPOCHS_ON_BGL_LINES[name])
+    model = fit_on_tiny(name, config, bgl_lines)
     clean, planted = planted_bags(bgl_lines.splits["test"].bags, template)
     p_clean = model.score(clean).probabilities
     p_planted = model.score(planted).probabilities

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tiny_template_model
-from test_packaging import run_report_only_light
+from report_checks import run_report_only_light
 from test_runner import Data, argv
 
 from benchmark import artifacts, cli, store

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from report_checks import run_report_only_light
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -33,18 +34,6 @@ def test_installed_copy_runs_quick_grid_from_another_folder(tmp_path):
     [record] = (work / "results" / "runs" / "synthetic" / "deeplog").glob("quick-*/seed0.json")
     assert (work / "datasets" / "raw" / "synthetic").is_dir()  # data under the current folder
     assert (work / "results" / "tables" / record.parent.name / "table1.md").is_file()
-
-
-def run_report_only_light(results_dir: Path, *extra: str) -> None:
-    """`--report-only` in a fresh process: exit 0, and neither torch, gensim nor drain3 imported."""
-    code = ("import sys; from benchmark.cli import run_all_main; "
-            f"rc = run_all_main(['--report-only', '--results-dir', {str(results_dir)!r}, "
-            f"{', '.join(repr(a) for a in extra)}]); assert rc == 0, rc; "
-            "heavy = [m for m in ('torch', 'gensim', 'drain3') if m in sys.modules]; "
-            "assert not heavy, heavy")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)})
-    assert out.returncode == 0, out.stderr[-2000:]
 
 
 def test_report_only_does_not_import_torch(tmp_path):

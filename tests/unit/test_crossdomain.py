@@ -22,7 +22,6 @@ from benchmark.store import load_cross_domain_records, read_record
 from benchmark.threshold import best_f1_threshold
 
 
-
 def renamed(data: PreparedDataset, name: str, texts: tuple[str, ...]) -> PreparedDataset:
     """`data` under another name and other template texts (same bags, same labels)."""
     table = TemplateTable(texts, data.templates.vectors)

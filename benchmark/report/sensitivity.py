@@ -40,6 +40,8 @@ from benchmark.report.paper_reference import display_name
 log = logging.getLogger(__name__)
 
 METRICS = (("f1", "F1"), ("auc", "AUC"), ("loc@3", "Loc@3"), ("sr", "SR"))
+MARKERS = ("o", "s", "^", "D")
+"""Line markers, the next one after every ten models (matplotlib's ten colours repeat)."""
 VARIANT_EXTRAS = "data_variant"
 SEPARATOR = "~"
 AXIS_NAMES = {"window": "window", "stride": "stride", "max_instances": "max instances",
@@ -91,7 +93,11 @@ def _sections(records: list[RunRecord]) -> list[tuple[str, list[Variant]]]:
         for name in sorted({r.dataset for r in rs}):
             runs = [r for r in rs if r.dataset == name]
             groups = {m: g for (_, m), g in group_records(runs).items()}
-            variants.append(Variant(name, _axes(runs[0]), groups, runs[0].data_summary))
+            # the summary of a record written with today's statistics (older records, e.g. of
+            # models run before bag_stats existed, lack them)
+            summary = next((r.data_summary for r in runs if "bag_stats" in r.data_summary),
+                           runs[0].data_summary)
+            variants.append(Variant(name, _axes(runs[0]), groups, summary))
         variants.sort(key=lambda v: _sort_key(v.axes))
         out.append((_describe_input(rs[0].dataset_identity), variants))
     return out
@@ -267,20 +273,24 @@ def _write_figures(dataset: str, variants: list[Variant], out_dir: Path) -> list
         if len({v.axes[axis] for v in line}) < 2:
             continue
         values = list(dict.fromkeys(v.axes[axis] for v in line))
-        models = ordered({m for v in line for m in v.groups}, MODEL_ORDER)
-        models = [m for m in models if any(m in v.groups for v in line)]
+        # a line per model measured at two or more values of the axis (a model run only with
+        # the card's settings is a single point, in the table)
+        models = [m for m in ordered({m for v in line for m in v.groups}, MODEL_ORDER)
+                  if len({v.axes[axis] for v in line if m in v.groups}) >= 2]
+        if not models:
+            continue
         fig = Figure(figsize=(3.2 * len(METRICS), 3.0), layout="constrained")
         panels = fig.subplots(1, len(METRICS))
         x = np.arange(len(values))
         for ax, (key, name) in zip(panels, METRICS, strict=True):
-            for model in models:
+            for index, model in enumerate(models):
                 stats = [next((v.groups[model].stat(key) for v in line
                                if v.axes[axis] == value and model in v.groups), None)
                          for value in values]
                 mean = np.array([s.mean if s is not None else np.nan for s in stats])
                 std = np.array([s.std if s is not None else np.nan for s in stats])
-                (drawn,) = ax.plot(x, mean, marker="o", label=display_name(
-                    _row(line, model)))
+                (drawn,) = ax.plot(x, mean, marker=MARKERS[index // 10 % len(MARKERS)],
+                                   color=f"C{index % 10}", label=display_name(_row(line, model)))
                 ax.fill_between(x, mean - std, mean + std, alpha=0.2,
                                 color=drawn.get_color(), linewidth=0)
             ax.set_xticks(x, values, rotation=30 if len(values) > 4 else 0)

@@ -318,3 +318,22 @@ def test_describe_shows_one_variant_and_refuses_several(tmp_path, capsys):
     assert "600 s windows every 120 s" in out and "positive bags" in out
     assert benchmark_main([*common, "--window", "1m", "10m"]) == 2
     assert "one data variant" in capsys.readouterr().err
+
+
+def test_data_columns_come_from_a_record_with_bag_statistics():
+    """A variant's bags / mean bag length come from one of its records; a record written before
+    the bag statistics existed (here the first model by name) must not blank the column."""
+    from records_factory import make_record
+
+    from benchmark.report import sensitivity
+
+    def record(model: str, summary: dict):
+        return dataclasses.replace(make_record("synthetic", model, 0), data_summary=summary,
+                                   extras={sensitivity.VARIANT_EXTRAS: {"axes": {"window": "1m"}}})
+
+    splits = {"train": {"bags": 8, "positive_bags": 2}, "test": {"bags": 2, "positive_bags": 0}}
+    ((_, [variant]),) = sensitivity._sections([
+        record("counts_iforest", {"splits": splits}),
+        record("logmilp", {"splits": splits, "bag_stats": {"mean_length": 44.5}})])
+    row = sensitivity._data_row(variant)
+    assert (row["bags"], row["positive_share"], row["mean_bag_length"]) == (10, 0.2, 44.5)

@@ -19,6 +19,32 @@ COMMAND = ("PYTHONPATH=. nice -n 10 python bench/logmilp_study.py run --lines 20
            "--jobs 2 && PYTHONPATH=. python bench/logmilp_study.py report")
 
 
+def grid_record(record) -> dict:
+    """A harness run record (benchmark.records.RunRecord) in the shape of a study run: its
+    validation F1 is the record's; validation SR on unique-key bags is not in it (nan)."""
+    return {"run": {"seed": record.seed}, "config": record.config, "metrics": record.metrics,
+            "counts": record.counts, "history": record.history,
+            "val": {"f1": record.metrics.get("val_f1"), "sr_unique_key": None}}
+
+
+def load_grid_runs(results: Path, dataset: str, variants: dict[str, tuple]
+                   ) -> dict[tuple[str, str, str], dict[int, dict]]:
+    """(dataset, variant, model) -> {seed: run} from the verified harness records of `dataset`
+    under `results` (the default config's and every `--set` variant's, cfg-*), each placed in
+    the variant whose model overrides equal its `config_overrides`; others are left out."""
+    from benchmark.store import list_variants, load_records
+
+    names = {json.dumps(spec[1], sort_keys=True): name for name, spec in variants.items()}
+    runs: dict[tuple[str, str, str], dict[int, dict]] = defaultdict(dict)
+    folders = [None, *(v for v in list_variants(results) if v.startswith("cfg-"))]
+    for folder in folders:
+        for record in load_records(results, folder):
+            name = names.get(json.dumps(record.config_overrides or {}, sort_keys=True))
+            if record.dataset == dataset and record.model in MODELS and name is not None:
+                runs[(dataset, name, record.model)][record.seed] = grid_record(record)
+    return runs
+
+
 def load_runs(out: Path) -> dict[tuple[str, str, str], dict[int, dict]]:
     """(dataset tag, variant, model) -> {seed: run JSON}; the tag is
     `<dataset>-<lines>-e<max epochs>`."""
@@ -76,16 +102,17 @@ COLUMNS = (("best_epoch", "kept epoch", 0), ("val_f1", "val F1", 2),
            ("kept_train_key_hit", "train key hit (kept)", 2))
 
 
-def results_table(runs: dict, tag: str, variants: dict[str, tuple]) -> list[str]:
-    head = "| variant | choice | model | " + " | ".join(c[1] for c in COLUMNS) + " |"
-    lines = [head, "|" + "---|" * (3 + len(COLUMNS))]
+def results_table(runs: dict, tag: str, variants: dict[str, tuple],
+                  columns: tuple[tuple[str, str, int], ...] = COLUMNS) -> list[str]:
+    head = "| variant | choice | model | " + " | ".join(c[1] for c in columns) + " |"
+    lines = [head, "|" + "---|" * (3 + len(columns))]
     for variant, (choice, _, _) in variants.items():
         for model in MODELS:
             seeds = runs.get((tag, variant, model))
             if not seeds:
                 continue
             cells = [fmt(per_seed(seeds, key), digits, spread=key in ("sr", "loc@3"))
-                     for key, _, digits in COLUMNS]
+                     for key, _, digits in columns]
             label = "full" if model == "logmilp" else "w/o con"
             lines.append(f"| {variant} | {choice} | {label} | " + " | ".join(cells) + " |")
     return lines
@@ -257,10 +284,27 @@ def coverage(runs: dict, tags: list[str], variants: dict[str, tuple]) -> list[st
     return lines
 
 
+GRID_COLUMNS = tuple(c for c in COLUMNS if c[0] != "val_sr_unique_key")
+"""The grid's records hold no validation SR on unique-key bags (the study's tie-break)."""
+
+
+def grid_section(runs: dict, variants: dict[str, tuple], intro: str) -> list[str]:
+    """The model-selection variants on the committed default grid: results and orderings."""
+    lines: list[str] = []
+    for tag in sorted({key[0] for key in runs}):
+        lines += [f"### Committed default grid: {tag}\n", intro + "\n",
+                  *results_table(runs, tag, variants, GRID_COLUMNS), "",
+                  f"Paper's orderings on the {tag} grid (test):\n",
+                  *orderings(runs, tag, variants), ""]
+    return lines
+
+
 def write_report(out: Path, doc: Path, figure: Path, variants: dict[str, tuple],
-                 today: dict[str, str], tie: float, preface: Path | None = None) -> None:
+                 today: dict[str, str], tie: float, preface: Path | None = None,
+                 grid: tuple[dict, dict[str, tuple], str] | None = None) -> None:
     """Write the study page `doc` and its `figure` from the runs under `out`; the hand-written
-    analysis in `preface` (default: docs/logmilp_study_notes.md, if present) goes first."""
+    analysis in `preface` (default: docs/logmilp_study_notes.md, if present) goes first;
+    `grid` = (load_grid_runs(...), its variants, an intro line) adds the grid's section."""
     runs = load_runs(out)
     tags = sorted({key[0] for key in runs})
     if tags:
@@ -289,6 +333,8 @@ def write_report(out: Path, doc: Path, figure: Path, variants: dict[str, tuple],
                  "on unique-key bags, remaining ties to today's value. Removal and key "
                  "selection follow the paper's text.\n",
                  *decisions(runs, tags, variants, today, tie), ""]
+    if grid is not None and grid[0]:
+        text += grid_section(*grid)
     if tags:
         text += [f"![LogMILP study]({figure.name})\n"]
     doc.parent.mkdir(parents=True, exist_ok=True)

@@ -85,3 +85,44 @@ def test_candidates_of_a_choice_are_scored_on_the_same_datasets():
     assert pick_of(runs, ["x", "y"], "bag shape") == "default"
     lines = report.decisions(runs, ["x", "y"], VARIANTS, {"bag shape": "60 s"}, TIE)
     assert "default 0.800" in lines[-1] and "w1 0.800" in lines[-1]
+
+
+GRID = {"default": ("(decided)", {}, {}),
+        "val-loss": ("model selection", {"val_score": "loss"}, {})}
+
+
+def test_grid_records_are_placed_by_their_overrides_and_others_left_out(tmp_path):
+    """The study page's grid section reads the harness's own records: the default config's and a
+    `--set` variant's whose overrides match; another override, a --quick run or another dataset
+    never enters (they would mix another config into the comparison)."""
+    import dataclasses
+
+    from records_factory import make_record
+
+    from benchmark.layout import record_path
+    from benchmark.store import write_record
+
+    def put(model, seed, folder=None, overrides=None, dataset="synthetic", sr=0.5, loc=0.2):
+        record = dataclasses.replace(
+            make_record(dataset, model, seed, quick=folder == "quick", sr=sr, **{"loc@3": loc}),
+            config_overrides=overrides or {}, extras={"variant": folder} if folder else {},
+            history={"best_epoch": 9, "losses": [0.1] * 12, "diagnostics": []})
+        write_record(record_path(tmp_path, dataset, model, seed, folder), record)
+
+    for seed in (0, 1, 2):
+        put("logmilp", seed, sr=0.8, loc=0.1)
+        put("logmilp_nocon", seed, sr=0.2, loc=0.3)
+        put("logmilp", seed, "cfg-aaaaaaaaaa", {"val_score": "loss"}, sr=0.9, loc=0.4)
+        put("logmilp_nocon", seed, "cfg-aaaaaaaaaa", {"val_score": "loss"}, sr=0.1, loc=0.2)
+    put("logmilp", 0, "cfg-bbbbbbbbbb", {"lr": 0.1}, sr=0.0)
+    put("logmilp", 1, "quick", sr=0.0)
+    put("logmilp", 2, dataset="synthetic-b", sr=0.0)
+
+    runs = report.load_grid_runs(tmp_path, "synthetic", GRID)
+    assert {key: sorted(seeds) for key, seeds in runs.items()} == {
+        ("synthetic", v, m): [0, 1, 2] for v in GRID for m in report.MODELS}
+    assert runs[("synthetic", "default", "logmilp")][0]["metrics"]["sr"] == 0.8
+    rows = {line.split(" | ")[0].strip("| "): line for line in report.orderings(
+        runs, "synthetic", GRID)[2:]}
+    assert rows["default"].endswith("| yes | 0.100 / 0.300 | no |")  # SR lifted, Loc@3 lower
+    assert rows["val-loss"].endswith("| yes | 0.400 / 0.200 | yes |")

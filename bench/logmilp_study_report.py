@@ -24,7 +24,8 @@ def grid_record(record) -> dict:
     validation F1 is the record's; validation SR on unique-key bags is not in it (nan)."""
     return {"run": {"seed": record.seed}, "config": record.config, "metrics": record.metrics,
             "counts": record.counts, "history": record.history,
-            "val": {"f1": record.metrics.get("val_f1"), "sr_unique_key": None}}
+            "val": {"f1": record.metrics.get("val_f1"), "sr_unique_key": None},
+            "config_hash": record.config_hash}
 
 
 def load_grid_runs(results: Path, dataset: str, variants: dict[str, tuple]
@@ -32,6 +33,7 @@ def load_grid_runs(results: Path, dataset: str, variants: dict[str, tuple]
     """(dataset, variant, model) -> {seed: run} from the verified harness records of `dataset`
     under `results` (the default config's and every `--set` variant's, cfg-*), each placed in
     the variant whose model overrides equal its `config_overrides`; others are left out."""
+    from benchmark.layout import scores_path
     from benchmark.store import list_variants, load_records
 
     names = {json.dumps(spec[1], sort_keys=True): name for name, spec in variants.items()}
@@ -41,8 +43,49 @@ def load_grid_runs(results: Path, dataset: str, variants: dict[str, tuple]
         for record in load_records(results, folder):
             name = names.get(json.dumps(record.config_overrides or {}, sort_keys=True))
             if record.dataset == dataset and record.model in MODELS and name is not None:
-                runs[(dataset, name, record.model)][record.seed] = grid_record(record)
+                run = grid_record(record)
+                run["scores"] = scores_path(results, dataset, record.model, record.seed, folder)
+                runs[(dataset, name, record.model)][record.seed] = run
     return runs
+
+
+def paired_differences(runs: dict, tag: str, variants: dict[str, tuple]) -> list[str]:
+    """Per variant: full − w/o of the seed means of Loc@3 and SR, with the 95 % interval and
+    two-sided p of the paired stratified bootstrap over the test bags (the README's Statistics:
+    benchmark.report.bootstrap, same resamples for both models; training variance not in it)."""
+    from benchmark.artifacts import load_scores
+    from benchmark.protocol import loc_key, sr_key
+    from benchmark.report.bootstrap import (
+        bag_terms,
+        bootstrap_metrics,
+        percentile_interval,
+        point_metrics,
+        resample_weights,
+    )
+    from benchmark.report.significance import bootstrap_p_value
+
+    lines = ["| variant | Loc@3 full − w/o [95 % CI], p | SR full − w/o [95 % CI], p |",
+             "|---|---|---|"]
+    for variant in variants:
+        groups = [runs.get((tag, variant, model), {}) for model in MODELS]
+        seeds = [s for s in SEEDS if all(s in g for g in groups)]
+        if not seeds:
+            continue
+        terms = [[bag_terms(load_scores(g[s]["scores"], g[s]["config_hash"])) for s in seeds]
+                 for g in groups]
+        weights = resample_weights(terms[0][0].labels)
+        cells = []
+        for metric in (loc_key(), sr_key()):
+            point, boot = [], []
+            for model_terms in terms:
+                point.append(np.mean([point_metrics(t)[metric] for t in model_terms]))
+                boot.append(np.mean([bootstrap_metrics(t, weights)[metric]
+                                     for t in model_terms], axis=0))
+            low, high = percentile_interval(boot[0] - boot[1])
+            cells.append(f"{point[0] - point[1]:+.3f} [{low:+.3f}, {high:+.3f}], "
+                         f"p = {bootstrap_p_value(boot[0] - boot[1]):.3f}")
+        lines.append(f"| {variant} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def load_runs(out: Path) -> dict[tuple[str, str, str], dict[int, dict]]:
@@ -295,7 +338,11 @@ def grid_section(runs: dict, variants: dict[str, tuple], intro: str) -> list[str
         lines += [f"### Committed default grid: {tag}\n", intro + "\n",
                   *results_table(runs, tag, variants, GRID_COLUMNS), "",
                   f"Paper's orderings on the {tag} grid (test):\n",
-                  *orderings(runs, tag, variants), ""]
+                  *orderings(runs, tag, variants), "",
+                  "Full − w/o on the test bags, seed means, paired stratified bootstrap "
+                  "(1,000 resamples, README › Statistics; the interval holds the test-sample "
+                  "variance, not the seed spread above):\n",
+                  *paired_differences(runs, tag, variants), ""]
     return lines
 
 

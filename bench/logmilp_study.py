@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> None:
         from logmilp_study_report import load_grid_runs, write_report  # beside this script
 
         grid = (load_grid_runs(args.results, "synthetic", GRID_VARIANTS), GRID_VARIANTS,
-                GRID_INTRO)
+                GRID_INTRO, args.results)
         write_report(args.out, args.doc, args.figure, VARIANTS, TODAY, DECISION_F1_TIE,
                      grid=grid)
 

@@ -25,7 +25,7 @@ def grid_record(record) -> dict:
     return {"run": {"seed": record.seed}, "config": record.config, "metrics": record.metrics,
             "counts": record.counts, "history": record.history,
             "val": {"f1": record.metrics.get("val_f1"), "sr_unique_key": None},
-            "config_hash": record.config_hash}
+            "record": record}
 
 
 def load_grid_runs(results: Path, dataset: str, variants: dict[str, tuple]
@@ -33,7 +33,6 @@ def load_grid_runs(results: Path, dataset: str, variants: dict[str, tuple]
     """(dataset, variant, model) -> {seed: run} from the verified harness records of `dataset`
     under `results` (the default config's and every `--set` variant's, cfg-*), each placed in
     the variant whose model overrides equal its `config_overrides`; others are left out."""
-    from benchmark.layout import scores_path
     from benchmark.store import list_variants, load_records
 
     names = {json.dumps(spec[1], sort_keys=True): name for name, spec in variants.items()}
@@ -43,47 +42,41 @@ def load_grid_runs(results: Path, dataset: str, variants: dict[str, tuple]
         for record in load_records(results, folder):
             name = names.get(json.dumps(record.config_overrides or {}, sort_keys=True))
             if record.dataset == dataset and record.model in MODELS and name is not None:
-                run = grid_record(record)
-                run["scores"] = scores_path(results, dataset, record.model, record.seed, folder)
-                runs[(dataset, name, record.model)][record.seed] = run
+                runs[(dataset, name, record.model)][record.seed] = grid_record(record)
     return runs
 
 
-def paired_differences(runs: dict, tag: str, variants: dict[str, tuple]) -> list[str]:
+def paired_differences(runs: dict, tag: str, variants: dict[str, tuple], results: Path
+                       ) -> list[str]:
     """Per variant: full − w/o of the seed means of Loc@3 and SR, with the 95 % interval and
-    two-sided p of the paired stratified bootstrap over the test bags (the README's Statistics:
-    benchmark.report.bootstrap, same resamples for both models; training variance not in it)."""
-    from benchmark.artifacts import load_scores
+    two-sided p of the paired stratified bootstrap over the test bags (the README's Statistics,
+    as Tables I–III: same resamples for both models; training variance not in it). Score files
+    are read from `results`; a variant missing one is left out."""
     from benchmark.protocol import loc_key, sr_key
-    from benchmark.report.bootstrap import (
-        bag_terms,
-        bootstrap_metrics,
-        percentile_interval,
-        point_metrics,
-        resample_weights,
-    )
+    from benchmark.report.bootstrap import bag_terms, percentile_interval, resample_weights
+    from benchmark.report.rescore import record_scores
     from benchmark.report.significance import bootstrap_p_value
+    from benchmark.report.uncertainty import seed_mean
 
     lines = ["| variant | Loc@3 full − w/o [95 % CI], p | SR full − w/o [95 % CI], p |",
              "|---|---|---|"]
     for variant in variants:
         groups = [runs.get((tag, variant, model), {}) for model in MODELS]
         seeds = [s for s in SEEDS if all(s in g for g in groups)]
-        if not seeds:
+        scores = [[record_scores(g[s]["record"], results, "the grid's paired bootstrap")
+                   for s in seeds] for g in groups]
+        if not seeds or any(x is None for xs in scores for x in xs):
             continue
-        terms = [[bag_terms(load_scores(g[s]["scores"], g[s]["config_hash"])) for s in seeds]
-                 for g in groups]
+        terms = [[bag_terms(x) for x in xs] for xs in scores]
         weights = resample_weights(terms[0][0].labels)
+        full, ablation = (seed_mean(ts, weights) for ts in terms)
+        observed = [seed_mean(ts, np.ones((1, len(weights[0])))) for ts in terms]
         cells = []
         for metric in (loc_key(), sr_key()):
-            point, boot = [], []
-            for model_terms in terms:
-                point.append(np.mean([point_metrics(t)[metric] for t in model_terms]))
-                boot.append(np.mean([bootstrap_metrics(t, weights)[metric]
-                                     for t in model_terms], axis=0))
-            low, high = percentile_interval(boot[0] - boot[1])
-            cells.append(f"{point[0] - point[1]:+.3f} [{low:+.3f}, {high:+.3f}], "
-                         f"p = {bootstrap_p_value(boot[0] - boot[1]):.3f}")
+            d = full[metric] - ablation[metric]
+            low, high = percentile_interval(d)
+            cells.append(f"{observed[0][metric][0] - observed[1][metric][0]:+.3f} "
+                         f"[{low:+.3f}, {high:+.3f}], p = {bootstrap_p_value(d):.3f}")
         lines.append(f"| {variant} | " + " | ".join(cells) + " |")
     return lines
 
@@ -331,7 +324,8 @@ GRID_COLUMNS = tuple(c for c in COLUMNS if c[0] != "val_sr_unique_key")
 """The grid's records hold no validation SR on unique-key bags (the study's tie-break)."""
 
 
-def grid_section(runs: dict, variants: dict[str, tuple], intro: str) -> list[str]:
+def grid_section(runs: dict, variants: dict[str, tuple], intro: str, results: Path
+                 ) -> list[str]:
     """The model-selection variants on the committed default grid: results and orderings."""
     lines: list[str] = []
     for tag in sorted({key[0] for key in runs}):
@@ -342,16 +336,17 @@ def grid_section(runs: dict, variants: dict[str, tuple], intro: str) -> list[str
                   "Full − w/o on the test bags, seed means, paired stratified bootstrap "
                   "(1,000 resamples, README › Statistics; the interval holds the test-sample "
                   "variance, not the seed spread above):\n",
-                  *paired_differences(runs, tag, variants), ""]
+                  *paired_differences(runs, tag, variants, results), ""]
     return lines
 
 
 def write_report(out: Path, doc: Path, figure: Path, variants: dict[str, tuple],
                  today: dict[str, str], tie: float, preface: Path | None = None,
-                 grid: tuple[dict, dict[str, tuple], str] | None = None) -> None:
+                 grid: tuple[dict, dict[str, tuple], str, Path] | None = None) -> None:
     """Write the study page `doc` and its `figure` from the runs under `out`; the hand-written
     analysis in `preface` (default: docs/logmilp_study_notes.md, if present) goes first;
-    `grid` = (load_grid_runs(...), its variants, an intro line) adds the grid's section."""
+    `grid` = (load_grid_runs(...), its variants, an intro line, the results folder) adds the
+    grid's section."""
     runs = load_runs(out)
     tags = sorted({key[0] for key in runs})
     if tags:

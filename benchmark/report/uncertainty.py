@@ -120,7 +120,7 @@ def _dataset_statistics(out: Uncertainty, dataset: str,
     for models in by_split.values():
         labels = next(iter(models.values()))[0].labels
         weights = resample_weights(labels)
-        means = {m: _seed_mean(ts, weights) for m, ts in models.items()}
+        means = {m: seed_mean(ts, weights) for m, ts in models.items()}
         for model, values in means.items():
             for metric, v in values.items():
                 out.intervals[dataset, model, metric] = percentile_interval(v)
@@ -128,7 +128,7 @@ def _dataset_statistics(out: Uncertainty, dataset: str,
             continue
         out.references[dataset] = REFERENCE_MODEL
         ref = means[REFERENCE_MODEL]
-        observed = {m: _seed_mean(ts, np.ones((1, len(labels)))) for m, ts in models.items()}
+        observed = {m: seed_mean(ts, np.ones((1, len(labels)))) for m, ts in models.items()}
         for metric in BOOTSTRAP_METRICS:
             raw = {}
             for model in means:
@@ -141,7 +141,7 @@ def _dataset_statistics(out: Uncertainty, dataset: str,
                 out.p_holm[dataset, model, metric] = p
 
 
-def _seed_mean(terms: list[BagTerms], weights: np.ndarray) -> dict[str, np.ndarray]:
+def seed_mean(terms: list[BagTerms], weights: np.ndarray) -> dict[str, np.ndarray]:
     """{metric: (R,) seed-mean on each resample}."""
     per_seed = [bootstrap_metrics(t, weights) for t in terms]
     return {m: np.mean([s[m] for s in per_seed], axis=0) for m in BOOTSTRAP_METRICS}

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import tiny_template_model
 from conftest import make_tiny_dataset
+from joblib.externals.loky import get_reusable_executor
 from records_factory import run_record_path
 
 from benchmark import cli, grid, store
@@ -244,6 +245,9 @@ def test_parallel_jobs_match_serial(tmp_path, monkeypatch):
     # joblib workers import the test model from its module and register it there
     monkeypatch.setenv("PYTHONPATH", str(TESTS_DIR))
     monkeypatch.setenv(tiny_template_model.REGISTER_ENV, "1")
+    # loky keeps its workers for 300 s idle; workers an earlier test started lack this
+    # environment and would not register the model ("unknown model"), so start fresh ones
+    get_reusable_executor().shutdown(wait=True)
     serial, parallel = tmp_path / "serial", tmp_path / "parallel"
     assert cli.run_all_main(argv(serial), Data().source()) == 0
     data = Data()

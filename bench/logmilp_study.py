@@ -72,7 +72,7 @@ harness itself, their records beside the grid's (`--set`: results/runs/synthetic
     python run_all.py --datasets synthetic --models logmilp logmilp_nocon \\
         --set logmilp.early_stopping=false --set logmilp_nocon.early_stopping=false"""
 GRID_INTRO = ("The harness's own records of the committed synthetic grid (200,000 lines, 30 "
-              "epochs, default configs, 893 test bags of which 132 positive; `default` = the "
+              "epochs, default configs; `default` = the "
               "decided rule, the committed records) and of two model-selection variants run "
               "beside them with `--set` (commands in `bench/logmilp_study.py`, GRID_VARIANTS); "
               "`val-loss` keeps the decided minimum of 8 epochs, `fixed` trains all 30 and "

@@ -329,7 +329,10 @@ def grid_section(runs: dict, variants: dict[str, tuple], intro: str, results: Pa
     """The model-selection variants on the committed default grid: results and orderings."""
     lines: list[str] = []
     for tag in sorted({key[0] for key in runs}):
-        lines += [f"### Committed default grid: {tag}\n", intro + "\n",
+        counts = next(iter(next(v for k, v in runs.items() if k[0] == tag).values()))["counts"]
+        lines += [f"### Committed default grid: {tag}\n",
+                  f"{intro} Test split: {counts['test_bags']} bags, "
+                  f"{counts['test_positive_bags']} positive.\n",
                   *results_table(runs, tag, variants, GRID_COLUMNS), "",
                   f"Paper's orderings on the {tag} grid (test):\n",
                   *orderings(runs, tag, variants), "",
